@@ -1,0 +1,91 @@
+{#- JSON access. Paths are dotted keys ('plan.code'); DuckDB stores JSON, PostgreSQL jsonb. -#}
+
+{% macro json_path_list(path) -%}
+{{ return(path.split('.')) }}
+{%- endmacro %}
+
+{% macro json_str(column, path) -%}
+{{ return(adapter.dispatch('json_str', 'tally')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_str(column, path) -%}
+({{ column }} #>> '{ {{- json_path_list(path) | join(',') -}} }')
+{%- endmacro %}
+
+{% macro duckdb__json_str(column, path) -%}
+json_extract_string({{ column }}, '$.{{ json_path_list(path) | map("tojson") | join(".") }}')
+{%- endmacro %}
+
+
+{% macro json_get(column, path) -%}
+{{ return(adapter.dispatch('json_get', 'tally')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get(column, path) -%}
+({{ column }} #> '{ {{- json_path_list(path) | join(',') -}} }')
+{%- endmacro %}
+
+{% macro duckdb__json_get(column, path) -%}
+json_extract({{ column }}, '$.{{ json_path_list(path) | map("tojson") | join(".") }}')
+{%- endmacro %}
+
+
+{#- The text of the property named by the value of `key_column` (event properties by a metric's field_name). -#}
+{% macro json_str_by_key(column, key_column) -%}
+{{ return(adapter.dispatch('json_str_by_key', 'tally')(column, key_column)) }}
+{%- endmacro %}
+
+{% macro default__json_str_by_key(column, key_column) -%}
+({{ column }} ->> {{ key_column }})
+{%- endmacro %}
+
+{% macro duckdb__json_str_by_key(column, key_column) -%}
+json_extract_string({{ column }}, '$."' || {{ key_column }} || '"')
+{%- endmacro %}
+
+
+{#- A lateral join over the elements of a JSON array: gives `alias.idx` (0-based) and `alias.value`. -#}
+{% macro json_array_elements(json_expr, alias) -%}
+{{ return(adapter.dispatch('json_array_elements', 'tally')(json_expr, alias)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements(json_expr, alias) -%}
+cross join lateral (
+    select cast(ordinality - 1 as integer) as idx, value
+    from jsonb_array_elements(case when jsonb_typeof({{ json_expr }}) = 'array' then {{ json_expr }} else '[]'::jsonb end)
+        with ordinality
+) as {{ alias }}
+{%- endmacro %}
+
+{% macro duckdb__json_array_elements(json_expr, alias) -%}
+cross join lateral (
+    select cast(key as integer) as idx, value
+    from json_each(case when json_type({{ json_expr }}) = 'ARRAY' then {{ json_expr }} else cast('[]' as json) end)
+) as {{ alias }}
+{%- endmacro %}
+
+
+{% macro json_type_name(column) -%}
+{{ return(adapter.dispatch('json_type_name', 'tally')(column)) }}
+{%- endmacro %}
+
+{% macro default__json_type_name(column) -%}
+jsonb_typeof({{ column }})
+{%- endmacro %}
+
+{% macro duckdb__json_type_name(column) -%}
+lower(json_type({{ column }}))
+{%- endmacro %}
+
+
+{% macro json_text(column) -%}
+{{ return(adapter.dispatch('json_text', 'tally')(column)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column) -%}
+cast({{ column }} as text)
+{%- endmacro %}
+
+{% macro duckdb__json_text(column) -%}
+cast({{ column }} as varchar)
+{%- endmacro %}

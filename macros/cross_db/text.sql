@@ -1,0 +1,6 @@
+{#- Zero-padded to at least `width` digits, never truncated (Lago's %03d). -#}
+{% macro lpad_min(expr, width) -%}
+case when length(cast({{ expr }} as varchar)) < {{ width }}
+     then lpad(cast({{ expr }} as varchar), {{ width }}, '0')
+     else cast({{ expr }} as varchar) end
+{%- endmacro %}

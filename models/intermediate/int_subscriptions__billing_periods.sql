@@ -1,0 +1,140 @@
+{#- One row per billing period of each started subscription, up to the one in progress at as_of.
+    Boundaries are local midnights in the customer's time zone (calendar: the 1st of the month,
+    Monday, Jan/Apr/Jul/Oct 1st, Jan/Jul 1st, Jan 1st; anniversary: the start date's day, the month's
+    last day when it is shorter), converted to UTC. Periods are half-open [period_start_at, period_end_at). -#}
+with
+
+subscriptions as (
+
+    select * from {{ ref('int_subscriptions__lifecycle') }}
+    where status in ('active', 'terminated')
+
+),
+
+spine as (
+
+    {{ integer_series(0, var('max_periods', 2000)) }}
+
+),
+
+anchored as (
+
+    select
+        *,
+        case plan_interval
+            when 'weekly' then 0
+            when 'monthly' then 1
+            when 'quarterly' then 3
+            when 'semiannual' then 6
+            when 'yearly' then 12
+        end as interval_months,
+        {{ to_local('started_at', 'timezone') }} as started_local,
+        {{ to_local('least(coalesce(terminated_at, ' ~ as_of() ~ '), ' ~ as_of() ~ ')', 'timezone') }} as horizon_local
+    from subscriptions
+
+),
+
+with_anchor as (
+
+    select
+        *,
+        cast(case
+            when billing_time = 'anniversary' then date_trunc('day', started_local)
+            when plan_interval = 'weekly' then date_trunc('week', started_local)
+            when plan_interval = 'monthly' then date_trunc('month', started_local)
+            when plan_interval = 'quarterly' then date_trunc('quarter', started_local)
+            when plan_interval = 'semiannual' then {{ add_months("date_trunc('year', started_local)",
+                "case when extract(month from started_local) >= 7 then 6 else 0 end") }}
+            when plan_interval = 'yearly' then date_trunc('year', started_local)
+        end as timestamp) as anchor_local
+    from anchored
+
+),
+
+counted as (
+
+    select
+        *,
+        case
+            when interval_months = 0
+                then {{ int_div(days_between('anchor_local', 'horizon_local'), 7) }} + 1
+            else {{ int_div('(extract(year from horizon_local) - extract(year from anchor_local)) * 12
+                      + extract(month from horizon_local) - extract(month from anchor_local)', 'interval_months') }} + 1
+        end as period_count
+    from with_anchor
+
+),
+
+bounded as (
+
+    select
+        counted.*,
+        spine.n as period_index,
+        case when interval_months = 0 then {{ add_days('anchor_local', 'spine.n * 7') }}
+             else {{ add_months('anchor_local', 'spine.n * interval_months') }} end as period_start_local,
+        case when interval_months = 0 then {{ add_days('anchor_local', '(spine.n + 1) * 7') }}
+             else {{ add_months('anchor_local', '(spine.n + 1) * interval_months') }} end as period_end_local
+    from counted
+    inner join spine on spine.n <= counted.period_count
+
+),
+
+in_utc as (
+
+    select
+        *,
+        {{ from_local('period_start_local', 'timezone') }} as period_start_at,
+        {{ from_local('period_end_local', 'timezone') }} as period_end_at
+    from bounded
+
+),
+
+periods as (
+
+    select
+        -- ids
+        external_subscription_id || '/' || cast(period_index as varchar) as period_id,
+        external_subscription_id,
+        external_customer_id,
+        plan_code,
+        period_index,
+
+        -- subscription
+        timezone,
+        currency,
+        is_pay_in_advance,
+        plan_amount_cents,
+        started_at,
+        terminated_at,
+        trial_ends_at,
+
+        -- the period and the part of it the subscription covers
+        period_start_at,
+        period_end_at,
+        case when period_start_at > started_at then period_start_at else started_at end as from_at,
+        case when terminated_at < period_end_at then terminated_at else period_end_at end as to_at,
+        coalesce(terminated_at < period_end_at, false) as is_terminating_period,
+        cast(period_start_local as date) as period_start_date,
+        cast({{ add_days('period_end_local', -1) }} as date) as period_end_date,
+        {{ days_between('period_start_local', 'period_end_local') }} as full_period_days
+
+    from in_utc
+    where period_start_local <= horizon_local
+      and period_start_at < coalesce(terminated_at, cast('9999-12-31' as timestamp))
+      and period_end_at > started_at
+
+),
+
+final as (
+
+    select
+        *,
+        cast({{ to_local('from_at', 'timezone') }} as date) as from_date,
+        case when is_terminating_period then cast({{ to_local('terminated_at', 'timezone') }} as date)
+             else period_end_date end as to_date,
+        to_at <= {{ as_of() }} as is_closed
+    from periods
+
+)
+
+select * from final

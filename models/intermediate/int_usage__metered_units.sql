@@ -1,0 +1,130 @@
+{#- Units per billing period and charge for every metric but recurring unique counts, as Lago
+    aggregates them (an empty period is 0 units):
+    - count_agg: the events; sum_agg / max_agg: the sum / max of the numeric property values;
+      latest_agg: the value of the latest event (negative values count 0);
+    - unique_count_agg: per value, an add scores +1 unless the value is already added, a remove
+      scores -1 when it is; units are the total (values whose last operation is an add);
+    - values that are not plain decimals (/-?\d+(\.\d+)?/) are not aggregated, as in Lago;
+      they are reported by the diagnostics;
+    - metered metrics count events inside the period, recurring ones every event up to its end. -#}
+with
+
+events as (
+
+    select * from {{ ref('int_events__subscribed') }}
+    where not (aggregation_type = 'unique_count_agg' and is_recurring)
+
+),
+
+periods as (
+
+    select * from {{ ref('int_subscriptions__billing_periods') }}
+
+),
+
+in_period as (
+
+    select
+        periods.period_id,
+        events.charge_id,
+        events.aggregation_type,
+        events.property_value,
+        {{ numeric_or_null('events.property_value') }} as numeric_value,
+        events.operation_type,
+        events.event_timestamp,
+        events.received_at,
+        events.transaction_id
+    from events
+    inner join periods
+        on periods.external_subscription_id = events.external_subscription_id
+        and events.event_timestamp < periods.to_at
+        and (events.is_recurring or events.event_timestamp >= periods.from_at)
+
+),
+
+simple_aggregations as (
+
+    select
+        period_id,
+        charge_id,
+        case min(aggregation_type)
+            when 'count_agg' then cast(count(*) as {{ units_type() }})
+            when 'sum_agg' then coalesce(sum(numeric_value), 0)
+            when 'max_agg' then coalesce(max(numeric_value), 0)
+        end as units
+    from in_period
+    where aggregation_type in ('count_agg', 'sum_agg', 'max_agg')
+    group by period_id, charge_id
+
+),
+
+latest_values as (
+
+    select
+        period_id,
+        charge_id,
+        numeric_value,
+        row_number() over (
+            partition by period_id, charge_id
+            order by event_timestamp desc, received_at desc, transaction_id desc
+        ) as recency
+    from in_period
+    where aggregation_type = 'latest_agg'
+      and numeric_value is not null
+
+),
+
+latest_aggregation as (
+
+    select
+        period_id,
+        charge_id,
+        coalesce(max(case when numeric_value > 0 then numeric_value end), 0) as units
+    from latest_values
+    where recency = 1
+    group by period_id, charge_id
+
+),
+
+unique_operations as (
+
+    select
+        period_id,
+        charge_id,
+        operation_type,
+        coalesce(lag(operation_type) over (
+            partition by period_id, charge_id, property_value
+            order by event_timestamp, received_at, transaction_id
+        ), 'remove') as previous_operation
+    from in_period
+    where aggregation_type = 'unique_count_agg'
+      and property_value is not null
+
+),
+
+unique_count_aggregation as (
+
+    select
+        period_id,
+        charge_id,
+        cast(sum(case
+            when operation_type = 'add' and previous_operation = 'remove' then 1
+            when operation_type = 'remove' and previous_operation = 'add' then -1
+            else 0
+        end) as {{ units_type() }}) as units
+    from unique_operations
+    group by period_id, charge_id
+
+),
+
+final as (
+
+    select * from simple_aggregations
+    union all
+    select * from latest_aggregation
+    union all
+    select * from unique_count_aggregation
+
+)
+
+select * from final

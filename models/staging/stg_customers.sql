@@ -1,0 +1,37 @@
+with
+
+versions as (
+
+    {{ catalog_versions('customer') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        object_key as external_customer_id,
+        {{ json_str('payload', 'customer.name') }} as customer_name,
+        {{ json_str('payload', 'customer.email') }} as email,
+
+        -- billing settings
+        {{ json_str('payload', 'customer.currency') }} as currency,
+        {{ json_str('payload', 'customer.timezone') }} as timezone,
+        cast({{ json_str('payload', 'customer.net_payment_term') }} as integer) as net_payment_term,
+        cast({{ json_str('payload', 'customer.invoice_grace_period') }} as integer) as invoice_grace_period,
+        {{ json_get('payload', 'customer.billing_configuration') }} as billing_configuration,
+        {{ json_get('payload', 'customer.integration_customers') }} as integration_customers,
+        {{ json_get('payload', 'customer.tax_codes') }} as tax_codes,
+
+        -- versioning
+        action = 'delete' as is_deleted,
+        first_received_at as created_at,
+        valid_from,
+        valid_to,
+        valid_to is null as is_current
+
+    from versions
+
+)
+
+select * from renamed

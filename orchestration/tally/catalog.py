@@ -1,0 +1,421 @@
+"""`tally load`: Lago request bodies → `raw.catalog_changes`.
+
+Every object is validated before anything is written; a file with one bad
+object writes nothing. Loading a definition identical to the one in force is a
+no-op, so loading the same files twice changes nothing.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .settings import project_dir
+from .warehouse import Warehouse
+
+# object_type → the field of the body that identifies it
+OBJECT_KEYS = {
+    "organization": None,
+    "billable_metric": "code",
+    "plan": "code",
+    "customer": "external_id",
+    "subscription": "external_id",
+    "tax": "code",
+    "coupon": "code",
+    "applied_coupon": None,
+    "add_on": "code",
+    "applied_add_on": None,
+    "wallet": "external_customer_id",
+    "wallet_transaction": None,
+    "credit_note": "invoice_id",
+}
+AGGREGATION_TYPES = {"count_agg", "sum_agg", "max_agg", "unique_count_agg", "latest_agg",
+                     "weighted_sum_agg", "custom_agg"}
+RECURRING_AGGREGATIONS = {"sum_agg", "unique_count_agg", "weighted_sum_agg", "custom_agg"}
+CHARGE_MODELS = {"standard", "graduated", "graduated_percentage", "package", "percentage",
+                 "volume", "dynamic"}
+INTERVALS = {"weekly", "monthly", "quarterly", "semiannual", "yearly"}
+BILLING_TIMES = {"calendar", "anniversary"}
+
+
+class CatalogError(ValueError):
+    """One invalid object: `object 'key': field: reason`."""
+
+    def __init__(self, object_type: str, key: Any, field: str, reason: str):
+        self.object_type, self.key, self.field, self.reason = object_type, key, field, reason
+        super().__init__(f"{object_type} {key!r}: {field}: {reason}")
+
+
+@lru_cache(maxsize=1)
+def currencies() -> dict[str, int]:
+    with open(project_dir() / "seeds" / "currencies.csv", newline="") as fh:
+        return {row["code"]: int(row["minor_unit"]) for row in csv.DictReader(fh)}
+
+
+# -- reading files ------------------------------------------------------------
+def read_payload_file(path: Path) -> list[dict]:
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
+                         f"{str(exc).splitlines()[0]}") from None
+    items = data if isinstance(data, list) else [data]
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in OBJECT_KEYS:
+            raise ValueError(f"item {i}: expected a Lago request body such as "
+                             f'{{"plan": {{...}}}}, one of: {", ".join(sorted(OBJECT_KEYS))}')
+        if not isinstance(next(iter(item.values())), dict):
+            raise ValueError(f"item {i}: the body of {next(iter(item))!r} must be an object")
+    return items
+
+
+def payload_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix in (".json", ".yaml", ".yml"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return files
+
+
+# -- validation -----------------------------------------------------------------
+def _decimal(value: Any, otype: str, key: Any, field: str, *, minimum: Decimal | None = Decimal(0),
+             maximum: Decimal | None = None, required: bool = True) -> Decimal | None:
+    if value is None:
+        if required:
+            raise CatalogError(otype, key, field, "is required")
+        return None
+    if isinstance(value, bool):
+        raise CatalogError(otype, key, field, f"must be a number, got {value!r}")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise CatalogError(otype, key, field, f"must be a number, got {value!r}") from None
+    if not d.is_finite():
+        raise CatalogError(otype, key, field, f"must be a finite number, got {value!r}")
+    if minimum is not None and d < minimum:
+        raise CatalogError(otype, key, field, f"must not be negative, got {value!r}" if minimum == 0
+                           else f"must be at least {minimum}, got {value!r}")
+    if maximum is not None and d > maximum:
+        raise CatalogError(otype, key, field, f"must be at most {maximum}, got {value!r}")
+    return d
+
+
+def _integer(value, otype, key, field, required=True):
+    d = _decimal(value, otype, key, field, required=required)
+    if d is not None and d != d.to_integral_value():
+        raise CatalogError(otype, key, field, f"must be a whole number, got {value!r}")
+    return d
+
+
+def _currency(value, otype, key, field, required=True):
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or value not in currencies():
+        raise CatalogError(otype, key, field, f"{value!r} is not an ISO 4217 currency code")
+
+
+def _timestamp(value, otype, key, field):
+    if value is None:
+        return
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise CatalogError(otype, key, field, f"{value!r} is not an ISO 8601 date-time") from None
+
+
+def _timezone(value, otype, key, field):
+    if value is None:
+        return
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CatalogError(otype, key, field, f"{value!r} is not an IANA time zone") from None
+
+
+def _ranges(ranges, otype, key, field, amount_fields):
+    """Graduated and volume ranges: start at 0, contiguous (next from = to + 1), open last."""
+    if not isinstance(ranges, list) or not ranges:
+        raise CatalogError(otype, key, field, "must be a non-empty list of ranges")
+    expected_from = Decimal(0)
+    for i, r in enumerate(ranges):
+        f = f"{field}[{i}]"
+        if not isinstance(r, dict):
+            raise CatalogError(otype, key, f, "must be an object")
+        frm = _decimal(r.get("from_value"), otype, key, f"{f}.from_value")
+        to = _decimal(r.get("to_value"), otype, key, f"{f}.to_value", required=False)
+        if frm != expected_from:
+            what = "must start at 0" if i == 0 else (
+                f"overlaps the previous range (expected {expected_from})" if frm < expected_from
+                else f"leaves a gap after the previous range (expected {expected_from})")
+            raise CatalogError(otype, key, f"{f}.from_value", what)
+        last = i == len(ranges) - 1
+        if to is None and not last:
+            raise CatalogError(otype, key, f"{f}.to_value", "only the last range may be open-ended")
+        if to is not None and last:
+            raise CatalogError(otype, key, f"{f}.to_value", "the last range must be open-ended (null)")
+        if to is not None and to <= frm:
+            raise CatalogError(otype, key, f"{f}.to_value", f"must be greater than from_value ({frm})")
+        for a in amount_fields:
+            _decimal(r.get(a), otype, key, f"{f}.{a}")
+        if to is not None:
+            expected_from = to + 1
+
+
+def validate_charge_properties(model: str, props: Any, key: str, field: str) -> None:
+    otype = "plan"
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise CatalogError(otype, key, field, "must be an object")
+    if model == "standard":
+        _decimal(props.get("amount"), otype, key, f"{field}.amount")
+    elif model == "graduated":
+        _ranges(props.get("graduated_ranges"), otype, key, f"{field}.graduated_ranges",
+                ("per_unit_amount", "flat_amount"))
+    elif model == "graduated_percentage":
+        _ranges(props.get("graduated_percentage_ranges"), otype, key,
+                f"{field}.graduated_percentage_ranges", ("rate", "flat_amount"))
+    elif model == "volume":
+        _ranges(props.get("volume_ranges"), otype, key, f"{field}.volume_ranges",
+                ("per_unit_amount", "flat_amount"))
+    elif model == "package":
+        _decimal(props.get("amount"), otype, key, f"{field}.amount")
+        size = _integer(props.get("package_size"), otype, key, f"{field}.package_size")
+        if size == 0:
+            raise CatalogError(otype, key, f"{field}.package_size", "must be at least 1")
+        _integer(props.get("free_units", 0), otype, key, f"{field}.free_units")
+    elif model == "percentage":
+        _decimal(props.get("rate"), otype, key, f"{field}.rate", maximum=Decimal(100))
+        for f in ("fixed_amount", "per_transaction_min_amount", "per_transaction_max_amount"):
+            _decimal(props.get(f), otype, key, f"{field}.{f}", required=False)
+        for f in ("free_units_per_events",):
+            _integer(props.get(f), otype, key, f"{field}.{f}", required=False)
+        _decimal(props.get("free_units_per_total_aggregation"), otype, key,
+                 f"{field}.free_units_per_total_aggregation", required=False)
+        lo, hi = props.get("per_transaction_min_amount"), props.get("per_transaction_max_amount")
+        if lo is not None and hi is not None and Decimal(str(lo)) > Decimal(str(hi)):
+            raise CatalogError(otype, key, f"{field}.per_transaction_min_amount",
+                               "must not exceed per_transaction_max_amount")
+
+
+class Catalog:
+    """What is known of the catalog: the warehouse's latest versions plus this load."""
+
+    def __init__(self, wh: Warehouse):
+        self.wh = wh
+        self.current: dict[tuple[str, str], dict] = {}
+        cols, rows = wh.query(
+            f"""
+            select object_type, object_key, action, cast(payload as varchar) as payload
+            from (
+                select *, row_number() over (
+                    partition by object_type, object_key order by received_at desc, seq desc) as rn
+                from "{wh.raw}".catalog_changes
+            ) latest where rn = 1
+            """
+        )
+        for otype, okey, action, payload in rows:
+            if action != "delete":
+                self.current[(otype, okey)] = {"action": action, "payload": json.loads(payload)}
+
+    def has(self, otype: str, key: str) -> bool:
+        return (otype, key) in self.current
+
+    def body(self, otype: str, key: str) -> dict | None:
+        entry = self.current.get((otype, key))
+        return entry["payload"][otype] if entry else None
+
+
+def object_key(otype: str, body: dict) -> str:
+    field = OBJECT_KEYS[otype]
+    if otype == "organization":
+        return "default"
+    if otype == "applied_coupon":
+        return f'{body.get("external_customer_id")}/{body.get("coupon_code")}'
+    if otype == "applied_add_on":
+        return f'{body.get("external_customer_id")}/{body.get("add_on_code")}/{body.get("id", "")}'
+    if otype == "wallet_transaction":
+        return f'{body.get("wallet_id")}/{body.get("id", "")}'
+    value = body.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise CatalogError(otype, None, field, "is required")
+    if not isinstance(value, (str, int)):
+        raise CatalogError(otype, None, field, f"must be a string, got {value!r}")
+    return str(value)
+
+
+def validate(otype: str, body: dict, catalog: Catalog) -> None:
+    key = object_key(otype, body)
+    if otype == "billable_metric":
+        agg = body.get("aggregation_type")
+        if agg not in AGGREGATION_TYPES:
+            raise CatalogError(otype, key, "aggregation_type", f"unknown aggregation type {agg!r}")
+        if agg not in ("count_agg", "custom_agg") and not body.get("field_name"):
+            raise CatalogError(otype, key, "field_name", f"is required for {agg}")
+        if body.get("recurring") and agg not in RECURRING_AGGREGATIONS:
+            raise CatalogError(otype, key, "recurring", f"{agg} cannot be recurring")
+        for i, f in enumerate(body.get("filters") or []):
+            if not isinstance(f, dict) or not f.get("key") or not isinstance(f.get("values"), list) \
+                    or not f["values"]:
+                raise CatalogError(otype, key, f"filters[{i}]", "needs a key and a non-empty list of values")
+    elif otype == "plan":
+        if not body.get("name"):
+            raise CatalogError(otype, key, "name", "is required")
+        if body.get("interval") not in INTERVALS:
+            raise CatalogError(otype, key, "interval", f"must be one of {', '.join(sorted(INTERVALS))}, "
+                               f"got {body.get('interval')!r}")
+        _integer(body.get("amount_cents"), otype, key, "amount_cents")
+        _currency(body.get("amount_currency"), otype, key, "amount_currency")
+        _integer(body.get("trial_period", 0), otype, key, "trial_period")
+        _integer(body.get("minimum_commitment", {}).get("amount_cents") if isinstance(
+            body.get("minimum_commitment"), dict) else None, otype, key,
+            "minimum_commitment.amount_cents", required=False)
+        charges = body.get("charges") or []
+        if not isinstance(charges, list):
+            raise CatalogError(otype, key, "charges", "must be a list")
+        for i, ch in enumerate(charges):
+            f = f"charges[{i}]"
+            if not isinstance(ch, dict):
+                raise CatalogError(otype, key, f, "must be an object")
+            code = ch.get("billable_metric_code")
+            if not code or not catalog.has("billable_metric", str(code)):
+                raise CatalogError(otype, key, f"{f}.billable_metric_code",
+                                   f"billable metric {code!r} does not exist")
+            model = ch.get("charge_model")
+            if model not in CHARGE_MODELS:
+                raise CatalogError(otype, key, f"{f}.charge_model", f"unknown charge model {model!r}")
+            validate_charge_properties(model, ch.get("properties"), key, f"{f}.properties")
+            for j, flt in enumerate(ch.get("filters") or []):
+                validate_charge_properties(model, (flt or {}).get("properties"), key,
+                                           f"{f}.filters[{j}].properties")
+            _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
+    elif otype == "customer":
+        _currency(body.get("currency"), otype, key, "currency", required=False)
+        _timezone(body.get("timezone"), otype, key, "timezone")
+        _integer(body.get("net_payment_term"), otype, key, "net_payment_term", required=False)
+        _integer(body.get("invoice_grace_period"), otype, key, "invoice_grace_period", required=False)
+    elif otype == "organization":
+        _timezone(body.get("timezone"), otype, key, "timezone")
+        _currency(body.get("default_currency"), otype, key, "default_currency", required=False)
+        _integer(body.get("net_payment_term"), otype, key, "net_payment_term", required=False)
+        _integer(body.get("invoice_grace_period"), otype, key, "invoice_grace_period", required=False)
+    elif otype == "subscription":
+        cust = body.get("external_customer_id")
+        if not cust or not catalog.has("customer", str(cust)):
+            raise CatalogError(otype, key, "external_customer_id", f"customer {cust!r} does not exist")
+        plan = body.get("plan_code")
+        if not plan or not catalog.has("plan", str(plan)):
+            raise CatalogError(otype, key, "plan_code", f"plan {plan!r} does not exist")
+        bt = body.get("billing_time", "calendar")
+        if bt not in BILLING_TIMES:
+            raise CatalogError(otype, key, "billing_time", f"must be calendar or anniversary, got {bt!r}")
+        _timestamp(body.get("subscription_at"), otype, key, "subscription_at")
+        _timestamp(body.get("ending_at"), otype, key, "ending_at")
+        plan_body = catalog.body("plan", str(plan))
+        cust_body = catalog.body("customer", str(cust))
+        if plan_body and cust_body and cust_body.get("currency") and \
+                cust_body["currency"] != plan_body.get("amount_currency"):
+            raise CatalogError(otype, key, "plan_code", f"plan currency {plan_body.get('amount_currency')} "
+                               f"differs from the customer's currency {cust_body['currency']}")
+    elif otype == "tax":
+        if not body.get("name"):
+            raise CatalogError(otype, key, "name", "is required")
+        _decimal(body.get("rate"), otype, key, "rate", maximum=Decimal(100))
+    elif otype == "coupon":
+        ctype = body.get("coupon_type")
+        if ctype not in ("fixed_amount", "percentage"):
+            raise CatalogError(otype, key, "coupon_type", f"must be fixed_amount or percentage, got {ctype!r}")
+        if ctype == "fixed_amount":
+            _integer(body.get("amount_cents"), otype, key, "amount_cents")
+            _currency(body.get("amount_currency"), otype, key, "amount_currency")
+        else:
+            _decimal(body.get("percentage_rate"), otype, key, "percentage_rate", maximum=Decimal(100))
+        freq = body.get("frequency", "once")
+        if freq not in ("once", "recurring", "forever"):
+            raise CatalogError(otype, key, "frequency", f"must be once, recurring or forever, got {freq!r}")
+        if freq == "recurring":
+            _integer(body.get("frequency_duration"), otype, key, "frequency_duration")
+    elif otype == "add_on":
+        if not body.get("name"):
+            raise CatalogError(otype, key, "name", "is required")
+        _integer(body.get("amount_cents"), otype, key, "amount_cents")
+        _currency(body.get("amount_currency"), otype, key, "amount_currency")
+    elif otype == "wallet":
+        _decimal(body.get("rate_amount"), otype, key, "rate_amount")
+        _currency(body.get("currency"), otype, key, "currency")
+        for f in ("paid_credits", "granted_credits"):
+            _decimal(body.get(f), otype, key, f, required=False)
+
+
+def _canonical(body: dict) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def load_objects(wh: Warehouse, items: list[dict], received_at: datetime,
+                 action: str = "upsert") -> tuple[int, int]:
+    """Validate then append `items`; returns (written, unchanged). Raises CatalogError, writing nothing."""
+    wh.ensure_raw()
+    catalog = Catalog(wh)
+    pending = []
+    for item in items:
+        otype, body = next(iter(item.items()))
+        if action == "upsert":
+            validate(otype, body, catalog)
+        key = object_key(otype, body)
+        current = catalog.current.get((otype, key))
+        if current and current["action"] == action and _canonical(current["payload"]) == _canonical(item):
+            continue
+        catalog.current[(otype, key)] = {"action": action, "payload": item}
+        pending.append((otype, key, action, _canonical(item)))
+    if pending:
+        _, rows = wh.query(f'select coalesce(max(seq), 0) from "{wh.raw}".catalog_changes')
+        seq0 = rows[0][0]
+        with wh.transaction():
+            wh.executemany(
+                f'insert into "{wh.raw}".catalog_changes (object_type, object_key, action, payload, '
+                "received_at, seq) values (?, ?, ?, ?, ?, ?)",
+                [(o, k, a, p, received_at, seq0 + i + 1) for i, (o, k, a, p) in enumerate(pending)],
+            )
+    return len(pending), len(items) - len(pending)
+
+
+def load_paths(wh: Warehouse, paths: Iterable[str | Path], received_at: datetime | None = None
+               ) -> list[tuple[Path, int, int]]:
+    """Load each file in its own all-or-nothing unit. Raises ValueError naming the file."""
+    received_at = received_at or utcnow()
+    results = []
+    for path in payload_files(paths):
+        try:
+            items = read_payload_file(path)
+            written, unchanged = load_objects(wh, items, received_at)
+        except (CatalogError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        results.append((path, written, unchanged))
+    return results
+
+
+def terminate(wh: Warehouse, external_id: str, at: datetime | None = None) -> None:
+    wh.ensure_raw()
+    catalog = Catalog(wh)
+    current = catalog.current.get(("subscription", external_id))
+    if current is None:
+        raise ValueError(f"subscription {external_id!r}: external_id: does not exist")
+    if current["action"] == "terminate":
+        raise ValueError(f"subscription {external_id!r}: already terminated")
+    load_objects(wh, [{"subscription": {"external_id": external_id}}], at or utcnow(), action="terminate")

@@ -1,0 +1,367 @@
+"""`tally ingest`: events from NDJSON, CSV or Parquet → `raw.events`.
+
+Files are read and checked by DuckDB's own readers, in SQL, never row by row in
+Python. Each row ends in exactly one of three places: accepted (appended to
+`raw.events`), duplicate (its (external_subscription_id, transaction_id) is
+already known, or appeared earlier in the same file: first received wins), or
+rejected (appended to `raw.rejected` with a reason code). So
+`received = accepted + duplicates + rejected` holds for every call.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .catalog import utcnow
+from .warehouse import Warehouse
+
+REQUIRED = ("transaction_id", "code", "external_subscription_id")
+
+# The first matching rule names the reason; order matters (structure before fields).
+REJECTION_RULES = [
+    ("malformed_csv_row", "the CSV row does not have the file's columns", "csv_error is not null"),
+    ("invalid_json", "the line is not valid JSON", "not is_json"),
+    ("not_an_object", "the event is not a JSON object", "ev_type <> 'OBJECT'"),
+    *[(f"missing_{f}", f"{f} is missing or empty", f"coalesce(trim({f}), '') = '' and {f}_type in ('NULL', 'VARCHAR')")
+      for f in REQUIRED],
+    *[(f"invalid_{f}", f"{f} must be a string", f"{f}_type not in ('VARCHAR', 'BIGINT', 'UBIGINT')")
+      for f in REQUIRED],
+    ("invalid_timestamp", "timestamp is neither Unix seconds nor an ISO 8601 date-time",
+     "ts_text is not null and ts_parsed is null"),
+    ("timestamp_out_of_range", "timestamp is before 1970 or after 2100",
+     "ts_parsed is not null and (ts_parsed < timestamp '1970-01-01' or ts_parsed >= timestamp '2100-01-01')"),
+    ("invalid_properties", "properties must be a JSON object", "props_type not in ('OBJECT', 'NULL')"),
+    ("invalid_precise_total_amount_cents", "precise_total_amount_cents must be a number",
+     "precise_text is not null and try_cast(precise_text as decimal(38, 12)) is null"),
+]
+
+
+@dataclass
+class IngestResult:
+    source: str
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    batch_id: str
+
+    def line(self) -> str:
+        return (f"{self.source}: received {self.received} = accepted {self.accepted} + "
+                f"duplicates {self.duplicates} + rejected {self.rejected}")
+
+
+def _format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffixes = "".join(path.suffixes).lower()
+    for ext, name in ((".parquet", "parquet"), (".csv", "csv"), (".ndjson", "ndjson"),
+                      (".jsonl", "ndjson"), (".json", "ndjson")):
+        if ext in suffixes:
+            return name
+    raise ValueError(f"{path}: cannot tell the format from the extension (use .ndjson, .csv or .parquet)")
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _field_sql(expr_json: str) -> str:
+    """Typed fields out of one JSON event value (`ev`)."""
+    cols = []
+    for f in REQUIRED:
+        cols.append(f"coalesce(json_type({expr_json}, '$.{f}'), 'NULL') as {f}_type")
+        cols.append(f"json_extract_string({expr_json}, '$.{f}') as {f}")
+    cols += [
+        f"json_type({expr_json}, '$.timestamp') as ts_type",
+        f"json_extract_string({expr_json}, '$.timestamp') as ts_text",
+        f"coalesce(json_type({expr_json}, '$.properties'), 'NULL') as props_type",
+        f"json_extract({expr_json}, '$.properties') as properties",
+        f"json_extract_string({expr_json}, '$.precise_total_amount_cents') as precise_text",
+    ]
+    return ",\n        ".join(cols)
+
+
+def _stage(duck, path: Path, fmt: str) -> None:
+    """Create temp table `incoming`: one row per received row, with its fields as text."""
+    p = _sql_str(str(path))
+    if fmt == "ndjson":
+        duck.execute(f"""
+            create or replace temp table lines as
+            select row_number() over () as line_no, line
+            from read_csv({p}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(0), quote='',
+                          escape='', auto_detect=false)
+        """)
+        duck.execute(f"""
+            create or replace temp table incoming as
+            with parsed as (
+                select line_no, line as raw_text, json_valid(line) as is_json,
+                       case when json_valid(line) then cast(line as json) end as doc
+                from lines
+                where trim(coalesce(line, '')) <> ''
+            ), unwrapped as (
+                -- a Lago request body ({{"event": {{...}}}}) or a bare event
+                select *, case when json_type(doc, '$.event') = 'OBJECT' then json_extract(doc, '$.event')
+                               else doc end as ev
+                from parsed
+            )
+            select line_no, raw_text, is_json, cast(null as varchar) as csv_error,
+                   coalesce(json_type(ev), 'NULL') as ev_type,
+                   {_field_sql('ev')}
+            from unwrapped
+        """)
+    elif fmt == "csv":
+        duck.execute("drop table if exists csv_rejects; drop table if exists csv_scans")
+        duck.execute(f"""
+            create or replace temp table csv_rows as
+            select row_number() over () as good_no, to_json(r)::varchar as raw_text, r.*
+            from read_csv({p}, header=true, all_varchar=true, store_rejects=true,
+                          rejects_table='csv_rejects', rejects_scan='csv_scans') r
+        """)
+        # DuckDB reports rejected rows by file line; good rows fill the other lines in order
+        # (one record per line: quoted newlines inside CSV fields are not supported).
+        duck.execute("""
+            create or replace temp table csv_lines as
+            with bad as (select distinct line from csv_rejects),
+            span as (select (select count(*) from csv_rows) + (select count(*) from bad) as n),
+            all_lines as (select i + 2 as line from span, range(n) t(i))
+            select line, row_number() over (order by line) as good_no
+            from all_lines where line not in (select line from bad)
+        """)
+        duck.execute("""
+            create or replace temp table csv_rows as
+            select l.line as line_no, r.* exclude (good_no)
+            from csv_rows r join csv_lines l using (good_no)
+        """)
+        cols = {r[0] for r in duck.execute("select column_name from (describe csv_rows)").fetchall()}
+        _require_columns(path, cols)
+        opt = {c: (c if c in cols else "cast(null as varchar)") for c in
+               ("timestamp", "properties", "precise_total_amount_cents")}
+        duck.execute(f"""
+            create or replace temp table incoming as
+            with rows_as_json as (
+                select line_no,
+                       json_object('transaction_id', transaction_id, 'code', code,
+                                   'external_subscription_id', external_subscription_id,
+                                   'timestamp', {opt['timestamp']},
+                                   'precise_total_amount_cents', {opt['precise_total_amount_cents']}) as base,
+                       {opt['properties']} as props_text,
+                       raw_text
+                from csv_rows
+            ), ev as (
+                -- properties that are not JSON stay a string, and so fail as invalid_properties
+                select line_no, raw_text, true as is_json,
+                       case when props_text is null then base
+                            when json_valid(props_text)
+                                then json_merge_patch(base, json_object('properties', cast(props_text as json)))
+                            else json_merge_patch(base, json_object('properties', props_text))
+                       end as ev
+                from rows_as_json
+            )
+            select line_no, raw_text, is_json, cast(null as varchar) as csv_error, 'OBJECT' as ev_type,
+                   {_field_sql('ev')}
+            from ev
+            union all
+            select line, any_value(csv_line), true, string_agg(error_message, '; '), 'OBJECT',
+                   null, null, null, null, null, null, null, null, 'NULL', null, null
+            from csv_rejects
+            group by line
+        """)
+    elif fmt == "parquet":
+        duck.execute(f"create or replace temp view pq as select * from read_parquet({p}, file_row_number=true)")
+        cols = {r[0]: r[1] for r in duck.execute("select column_name, column_type from (describe pq)").fetchall()}
+        _require_columns(path, set(cols))
+        ts = cols.get("timestamp")
+        if ts is None:
+            ts_expr = "cast(null as varchar)"
+        elif ts.startswith("TIMESTAMP WITH"):
+            ts_expr = "strftime(timezone('UTC', \"timestamp\"), '%Y-%m-%dT%H:%M:%S.%fZ')"
+        elif ts.startswith("TIMESTAMP"):
+            ts_expr = "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%fZ')"
+        else:
+            ts_expr = 'cast("timestamp" as varchar)'
+        props = cols.get("properties")
+        if props is None:
+            props_expr = "cast(null as json)"
+        elif props.startswith(("STRUCT", "MAP")):
+            props_expr = "to_json(properties)"
+        else:
+            props_expr = "case when json_valid(cast(properties as varchar)) then cast(properties as json) end"
+        precise = "cast(precise_total_amount_cents as varchar)" if "precise_total_amount_cents" in cols \
+            else "cast(null as varchar)"
+        props_valid = "true" if props is None or props.startswith(("STRUCT", "MAP")) else \
+            "properties is null or json_valid(cast(properties as varchar))"
+        typ = {f: ("'VARCHAR'" if cols[f] == "VARCHAR" else "'BIGINT'" if "INT" in cols[f] else "'OTHER'")
+               for f in REQUIRED}
+        duck.execute(f"""
+            create or replace temp table incoming as
+            select file_row_number + 1 as line_no,
+                   cast(null as varchar) as raw_text,
+                   {props_valid} as is_json,
+                   cast(null as varchar) as csv_error,
+                   'OBJECT' as ev_type,
+                   case when transaction_id is null then 'NULL' else {typ['transaction_id']} end as transaction_id_type,
+                   cast(transaction_id as varchar) as transaction_id,
+                   case when code is null then 'NULL' else {typ['code']} end as code_type,
+                   cast(code as varchar) as code,
+                   case when external_subscription_id is null then 'NULL'
+                        else {typ['external_subscription_id']} end as external_subscription_id_type,
+                   cast(external_subscription_id as varchar) as external_subscription_id,
+                   null as ts_type,
+                   {ts_expr} as ts_text,
+                   coalesce(json_type({props_expr}), 'NULL') as props_type,
+                   {props_expr} as properties,
+                   {precise} as precise_text
+            from pq
+        """)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+def _require_columns(path: Path, cols: set[str]) -> None:
+    missing = [c for c in REQUIRED if c not in cols]
+    if missing:
+        raise ValueError(f"{path}: missing required column(s): {', '.join(missing)}")
+
+
+def _classify(duck, source: str, received_at: datetime, batch_id: str) -> None:
+    """Temp table `checked`: every incoming row with its fate (NULL reason = acceptable)."""
+    reason_case = "\n".join(f"when {cond} then '{code}'" for code, _, cond in REJECTION_RULES)
+    text_case = "\n".join(f"when {cond} then {_sql_str(text)}" for _, text, cond in REJECTION_RULES)
+    duck.execute(f"""
+        create or replace temp table parsed_ts as
+        select *,
+               case when ts_text is null then null
+                    when regexp_full_match(trim(ts_text), '-?[0-9]+(\\.[0-9]+)?')
+                        then timezone('UTC', to_timestamp(try_cast(trim(ts_text) as double)))
+                    else timezone('UTC', try_cast(ts_text as timestamptz))
+               end as ts_parsed
+        from incoming
+    """)
+    duck.execute(f"""
+        create or replace temp table checked as
+        select *,
+               case {reason_case} end as reason_code,
+               case {text_case} end as reason
+        from parsed_ts
+    """)
+    duck.execute(f"""
+        create or replace temp table candidates as
+        select transaction_id, external_subscription_id, code,
+               ts_parsed as "timestamp",
+               coalesce(properties, cast('{{}}' as json)) as properties,
+               try_cast(precise_text as decimal(38, 12)) as precise_total_amount_cents,
+               cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp) as received_at,
+               {_sql_str(batch_id)} as batch_id,
+               row_number() over (partition by external_subscription_id, transaction_id order by line_no) as nth
+        from checked
+        where reason_code is null
+    """)
+    duck.execute(f"""
+        create or replace temp table rejections as
+        select {_sql_str(source)} || ':' || line_no as source, reason_code,
+               reason || coalesce(': ' || csv_error, '') as reason,
+               coalesce(raw_text, to_json(struct_pack(transaction_id, code, external_subscription_id,
+                        "timestamp" := ts_text, properties, precise_total_amount_cents := precise_text))::varchar)
+                   as raw_text,
+               cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp) as received_at
+        from checked
+        where reason_code is not null
+    """)
+
+
+def ingest_file(wh: Warehouse, path: str | Path, received_at: datetime | None = None,
+                fmt: str | None = None) -> IngestResult:
+    path = Path(path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    fmt = _format(path, fmt)
+    received_at = received_at or utcnow()
+    batch_id = uuid.uuid4().hex
+    wh.ensure_raw()
+    if wh.target == "duckdb":
+        duck = wh.connect()
+    else:
+        import duckdb
+
+        duck = duckdb.connect()
+        duck.execute("set TimeZone = 'UTC'")
+    try:
+        _stage(duck, path, fmt)
+        _classify(duck, str(path), received_at, batch_id)
+        received = duck.execute("select count(*) from checked").fetchone()[0]
+        if wh.target == "duckdb":
+            accepted, rejected = _write_duckdb(wh, duck)
+        else:
+            accepted, rejected = _write_postgres(wh, duck)
+    finally:
+        if wh.target != "duckdb":
+            duck.close()
+        else:
+            for t in ("lines", "incoming", "parsed_ts", "checked", "candidates", "rejections", "csv_rows",
+                      "csv_rejects", "csv_scans", "csv_lines"):
+                duck.execute(f"drop table if exists {t}")
+            duck.execute("drop view if exists pq")
+    return IngestResult(str(path), received, accepted, received - accepted - rejected, rejected, batch_id)
+
+
+_EVENT_COLS = ('transaction_id, external_subscription_id, code, "timestamp", properties, '
+               "precise_total_amount_cents, received_at, batch_id")
+
+
+def _write_duckdb(wh: Warehouse, duck) -> tuple[int, int]:
+    raw = f'"{wh.raw}"'
+    rejected = duck.execute("select count(*) from rejections").fetchone()[0]
+    with wh.transaction():
+        accepted = duck.execute(f"""
+            insert into {raw}.events ({_EVENT_COLS})
+            select {_EVENT_COLS} from candidates c
+            where nth = 1 and not exists (
+                select 1 from {raw}.events e
+                where e.external_subscription_id = c.external_subscription_id
+                  and e.transaction_id = c.transaction_id)
+        """).fetchone()[0]
+        duck.execute(f"""
+            insert into {raw}.rejected (source, reason_code, reason, raw_text, received_at)
+            select * from rejections r
+            where not exists (select 1 from {raw}.rejected x
+                              where x.source = r.source and x.raw_text is not distinct from r.raw_text)
+        """)
+    return accepted, rejected
+
+
+def _copy(duck, pg_cur, relation: str, target: str, columns: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        f = os.path.join(tmp, "rows.csv")
+        duck.execute(f"copy (select {columns} from {relation}) to {_sql_str(f)} (header false, format csv)")
+        with open(f) as fh:
+            pg_cur.copy_expert(f"copy {target} ({columns}) from stdin with (format csv)", fh)
+
+
+def _write_postgres(wh: Warehouse, duck) -> tuple[int, int]:
+    conn = wh.connect()
+    raw = f'"{wh.raw}"'
+    rejected = duck.execute("select count(*) from rejections").fetchone()[0]
+    duck.execute("create or replace temp table firsts as select * from candidates where nth = 1")
+    with wh.transaction():
+        cur = conn.cursor()
+        cur.execute(f"create temp table incoming_events (like {raw}.events) on commit drop")
+        cur.execute(f"create temp table incoming_rejected (like {raw}.rejected) on commit drop")
+        _copy(duck, cur, "firsts", "incoming_events", _EVENT_COLS)
+        _copy(duck, cur, "rejections", "incoming_rejected", "source, reason_code, reason, raw_text, received_at")
+        cur.execute(f"""
+            insert into {raw}.events ({_EVENT_COLS})
+            select {_EVENT_COLS} from incoming_events
+            on conflict (external_subscription_id, transaction_id) do nothing
+        """)
+        accepted = cur.rowcount
+        cur.execute(f"""
+            insert into {raw}.rejected (source, reason_code, reason, raw_text, received_at)
+            select * from incoming_rejected r
+            where not exists (select 1 from {raw}.rejected x
+                              where x.source = r.source and x.raw_text is not distinct from r.raw_text)
+        """)
+    return accepted, rejected

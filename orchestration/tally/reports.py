@@ -1,0 +1,162 @@
+"""Read the marts: invoices, fees and current usage, as Lago-shaped dictionaries."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+from .warehouse import Warehouse
+
+
+def decimal_text(value) -> str:
+    """A decimal as plain text without trailing zeros: 1.1935500000 -> '1.19355', 3E+4 -> '30000'."""
+    if value is None:
+        return "0"
+    d = Decimal(str(value))
+    if d == d.to_integral_value():
+        return str(d.quantize(Decimal(1)))
+    return format(d.normalize(), "f")
+
+
+def iso(ts) -> str | None:
+    if ts is None:
+        return None
+    if isinstance(ts, datetime):
+        return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(ts, date):
+        return ts.isoformat()
+    return str(ts)
+
+
+def _rel(wh: Warehouse, name: str) -> str:
+    return f'"{wh.settings.schema}"."{name}"'
+
+
+def _fee(row: dict) -> dict:
+    return {
+        "type": row["fee_type"],
+        "metric_code": row["metric_code"],
+        "charge_id": row["charge_id"],
+        "external_subscription_id": row["external_subscription_id"],
+        "filter": {},
+        "grouped_by": {},
+        "units": decimal_text(row["units"]),
+        "events_count": int(row["events_count"] or 0),
+        "amount_cents": int(row["amount_cents"]),
+        "precise_amount_cents": decimal_text(row["precise_amount_cents"]),
+        "from_datetime": iso(row["from_datetime"]),
+        "to_datetime": iso(row["to_datetime"]),
+    }
+
+
+def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str | None = None) -> list[dict]:
+    where, params = ["1 = 1"], []
+    if issued_after is not None:
+        where.append("issued_at > ?")
+        params.append(issued_after)
+    if customer:
+        where.append("external_customer_id = ?")
+        params.append(customer)
+    rows = wh.records(f"select * from {_rel(wh, 'fct_invoices')} where {' and '.join(where)} "
+                      "order by issued_at, external_customer_id, invoice_id", params)
+    if not rows:
+        return []
+    fees = wh.records(
+        f"select * from {_rel(wh, 'fct_fees')} where invoice_id in ({', '.join('?' for _ in rows)}) "
+        "order by fee_type desc, external_subscription_id, metric_code, charge_id",
+        [r["invoice_id"] for r in rows])
+    by_invoice: dict[str, list[dict]] = {}
+    for f in fees:
+        by_invoice.setdefault(f["invoice_id"], []).append(f)
+    out = []
+    for r in rows:
+        inv_fees = by_invoice.get(r["invoice_id"], [])
+        out.append({
+            "invoice_id": r["invoice_id"],
+            "issued_at": iso(r["issued_at"]),
+            "issuing_date": iso(r["issuing_date"]),
+            "payment_due_date": iso(r["payment_due_date"]),
+            "invoice_type": r["invoice_type"],
+            "status": r["status"],
+            "number": r["number"],
+            "sequential_id": None if r["sequential_id"] is None else int(r["sequential_id"]),
+            "external_customer_id": r["external_customer_id"],
+            "external_subscription_ids": sorted({f["external_subscription_id"] for f in inv_fees
+                                                 if f["external_subscription_id"]}),
+            "currency": r["currency"],
+            **{k: int(r[k]) for k in ("fees_amount_cents", "coupons_amount_cents", "taxes_amount_cents",
+                                      "credit_notes_amount_cents", "prepaid_credit_amount_cents",
+                                      "total_amount_cents")},
+            "fees": [_fee(f) for f in inv_fees],
+        })
+    return out
+
+
+def fees(wh: Warehouse, subscription: str | None = None) -> list[dict]:
+    where, params = "", []
+    if subscription:
+        where, params = "where external_subscription_id = ?", [subscription]
+    rows = wh.records(f"select * from {_rel(wh, 'fct_fees')} {where} "
+                      "order by billed_at, external_customer_id, fee_type desc, metric_code", params)
+    return [{"invoice_id": r["invoice_id"], "external_customer_id": r["external_customer_id"],
+             "currency": r["currency"], "billed_at": iso(r["billed_at"]), **_fee(r)} for r in rows]
+
+
+def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) -> dict:
+    rows = wh.records(f"select * from {_rel(wh, 'fct_current_usage')} where external_subscription_id = ? "
+                      "order by metric_code, charge_id", [subscription])
+    amount = sum(int(r["amount_cents"]) for r in rows)
+    return {
+        "at": iso(at),
+        "external_subscription_id": subscription,
+        "currency": rows[0]["currency"] if rows else None,
+        "from_datetime": iso(rows[0]["from_datetime"]) if rows else None,
+        "to_datetime": iso(rows[0]["to_datetime"]) if rows else None,
+        "amount_cents": amount,
+        "taxes_amount_cents": 0,
+        "total_amount_cents": amount,
+        "charges": [{
+            "metric_code": r["metric_code"],
+            "charge_id": r["charge_id"],
+            "charge_model": r["charge_model"],
+            "filter": {},
+            "grouped_by": {},
+            "units": decimal_text(r["units"]),
+            "events_count": int(r["events_count"] or 0),
+            "amount_cents": int(r["amount_cents"]),
+        } for r in rows],
+    }
+
+
+# -- output formats -------------------------------------------------------------
+def render(rows: list[dict], fmt: str, columns: list[str]) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+    return table(rows, columns)
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(row[i]) for row in cells) for i in range(len(columns))]
+    def fmt(vals):
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(vals, widths, numeric)).rstrip()
+    return "\n".join([fmt(columns), fmt(["-" * w for w in widths]), *(fmt(r) for r in cells)])
+
+
+def _is_number(s: str) -> bool:
+    try:
+        Decimal(s)
+        return s != ""
+    except Exception:
+        return s == ""
