@@ -74,5 +74,5 @@ select cast(n as integer) as n from generate_series({{ lo }}, {{ hi }}) as serie
 
 {#- The literal 10^-scale (0.001 for 3), a DECIMAL in every warehouse. -#}
 {% macro decimal_unit(scale) -%}
-{{ "0." ~ ("0" * (scale - 1)) ~ "1" }}
+{{ "1" if scale == 0 else "0." ~ ("0" * (scale - 1)) ~ "1" }}
 {%- endmacro %}

@@ -67,8 +67,8 @@ final as (
         full_period_days,
         currency,
 
-        -- timestamps
-        from_at,
+        -- timestamps: the part of the period the fee pays for
+        case when trial_ends_in_period then trial_ends_at else from_at end as from_at,
         to_at,
         billed_at
 

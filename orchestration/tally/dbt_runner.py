@@ -53,8 +53,8 @@ def run_dbt(settings: Settings, command: list[str], as_of: datetime | None = Non
                           text=True)
     if proc.returncode != 0:
         out = (proc.stdout or "") + (proc.stderr or "")
-        lines = [l for l in out.splitlines() if "ERROR" in l or "Error" in l or "FAIL" in l or "error" in l]
-        detail = "\n".join(lines[-15:]) or out[-2000:]
+        start = out.rfind("Completed with")
+        detail = (out[start:] if start >= 0 else out)[-4000:].strip()
         raise DbtError(f"dbt {' '.join(command)} failed (exit {proc.returncode}):\n{detail}")
     return proc.stdout or ""
 
