@@ -66,7 +66,7 @@ final as (
         charges.metric_code,
 
         -- usage
-        coalesce(units.units, 0) as units,
+        {{ to_units("coalesce(units.units, 0)") }} as units,
         coalesce(events_in_period.events_count, 0) as events_count,
 
         -- pricing

@@ -117,13 +117,20 @@ unique_count_aggregation as (
 
 ),
 
-final as (
+all_aggregations as (
 
     select * from simple_aggregations
     union all
     select * from latest_aggregation
     union all
     select * from unique_count_aggregation
+
+),
+
+final as (
+
+    select period_id, charge_id, {{ to_units('units') }} as units
+    from all_aggregations
 
 )
 
