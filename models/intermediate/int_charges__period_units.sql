@@ -51,6 +51,7 @@ events_in_period as (
         on periods.external_subscription_id = events.external_subscription_id
         and events.event_timestamp >= periods.from_at
         and events.event_timestamp < periods.to_at
+        and events.received_at <= periods.knowledge_cutoff_at
     group by periods.period_id, events.charge_id
 
 ),

@@ -1,4 +1,6 @@
 {#- One row per billing period of each started subscription, up to the one in progress at as_of.
+    knowledge_cutoff_at is the last received_at the period's charges may use: the moment its
+    invoice is finalized (end of period + grace period), or as_of while it is not.
     Boundaries are local midnights in the customer's time zone (calendar: the 1st of the month,
     Monday, Jan/Apr/Jul/Oct 1st, Jan/Jul 1st, Jan 1st; anniversary: the start date's day, the month's
     last day when it is shorter), converted to UTC. Periods are half-open [period_start_at, period_end_at). -#}
@@ -101,6 +103,7 @@ periods as (
 
         -- subscription
         timezone,
+        invoice_grace_period,
         currency,
         is_pay_in_advance,
         plan_amount_cents,
@@ -132,7 +135,14 @@ final as (
         cast({{ to_local('from_at', 'timezone') }} as date) as from_date,
         case when is_terminating_period then cast({{ to_local('terminated_at', 'timezone') }} as date)
              else period_end_date end as to_date,
-        to_at <= {{ as_of() }} as is_closed
+        to_at <= {{ as_of() }} as is_closed,
+        -- what the period's invoice may know: events received until it is finalized
+        -- (billing moment + grace period); later ones are late and never rewrite it
+        case
+            when {{ add_days('to_at', 'invoice_grace_period') }} < {{ as_of() }}
+                then {{ add_days('to_at', 'invoice_grace_period') }}
+            else {{ as_of() }}
+        end as knowledge_cutoff_at
     from periods
 
 )

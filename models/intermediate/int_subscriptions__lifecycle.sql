@@ -74,6 +74,7 @@ joined as (
         plans.trial_period_days,
         creations.billing_time,
         customers.timezone,
+        customers.invoice_grace_period,
 
         -- timestamps
         creations.created_at,

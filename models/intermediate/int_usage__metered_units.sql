@@ -6,7 +6,9 @@
       scores -1 when it is; units are the total (values whose last operation is an add);
     - values that are not plain decimals (/-?\d+(\.\d+)?/) are not aggregated, as in Lago;
       they are reported by the diagnostics;
-    - metered metrics count events inside the period, recurring ones every event up to its end. -#}
+    - metered metrics count events inside the period, recurring ones every event up to its end;
+    - only events received by the period's knowledge cutoff count (late ones never rewrite a
+      finalized invoice). -#}
 with
 
 events as (
@@ -39,6 +41,7 @@ in_period as (
         on periods.external_subscription_id = events.external_subscription_id
         and events.event_timestamp < periods.to_at
         and (events.is_recurring or events.event_timestamp >= periods.from_at)
+        and events.received_at <= periods.knowledge_cutoff_at
 
 ),
 

@@ -40,8 +40,7 @@ value_overlaps as (
         ) }} + 1 as days_present
     from presence
     inner join periods
-        on periods.external_subscription_id = presence.external_subscription_id
-        and presence.added_at < periods.to_at
+        on periods.period_id = presence.period_id
         and (presence.removed_date is null or presence.removed_date >= periods.from_date)
     inner join charges on charges.charge_id = presence.charge_id
 

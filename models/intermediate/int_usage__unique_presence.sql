@@ -1,5 +1,6 @@
-{#- When each value of a recurring unique count metric is present, per subscription and charge:
-    intervals [added_at, removed_at) built from add/remove events as Lago reads them. An add of a
+{#- When each value of a recurring unique count metric is present, per billing period and charge:
+    intervals [added_at, removed_at) built from every add/remove event up to the period's end
+    that the period may know (received by its knowledge cutoff), as Lago reads them. An add of a
     present value and a remove of an absent one change nothing; a remove followed on the same
     (local) day by an add of the same value is ignored, so the two intervals around it merge. -#}
 with
@@ -13,15 +14,40 @@ events as (
 
 ),
 
+periods as (
+
+    select * from {{ ref('int_subscriptions__billing_periods') }}
+
+),
+
+known_events as (
+
+    select
+        periods.period_id,
+        events.charge_id,
+        events.property_value,
+        events.operation_type,
+        events.event_timestamp,
+        events.event_date,
+        events.received_at,
+        events.transaction_id
+    from events
+    inner join periods
+        on periods.external_subscription_id = events.external_subscription_id
+        and events.event_timestamp < periods.to_at
+        and events.received_at <= periods.knowledge_cutoff_at
+
+),
+
 with_previous as (
 
     select
         *,
         coalesce(lag(operation_type) over (
-            partition by external_subscription_id, charge_id, property_value
+            partition by period_id, charge_id, property_value
             order by event_timestamp, received_at, transaction_id
         ), 'remove') as previous_operation
-    from events
+    from known_events
 
 ),
 
@@ -31,11 +57,11 @@ changes as (
     select
         *,
         lead(event_timestamp) over (
-            partition by external_subscription_id, charge_id, property_value
+            partition by period_id, charge_id, property_value
             order by event_timestamp, received_at, transaction_id
         ) as next_change_at,
         lead(event_date) over (
-            partition by external_subscription_id, charge_id, property_value
+            partition by period_id, charge_id, property_value
             order by event_timestamp, received_at, transaction_id
         ) as next_change_date
     from with_previous
@@ -46,7 +72,7 @@ changes as (
 raw_intervals as (
 
     select
-        external_subscription_id,
+        period_id,
         charge_id,
         property_value,
         event_timestamp as added_at,
@@ -63,7 +89,7 @@ island_starts as (
     select
         *,
         case when lag(removed_date) over (
-                partition by external_subscription_id, charge_id, property_value order by added_at
+                partition by period_id, charge_id, property_value order by added_at
              ) = added_date then 0 else 1 end as starts_island
     from raw_intervals
 
@@ -74,7 +100,7 @@ islands as (
     select
         *,
         sum(starts_island) over (
-            partition by external_subscription_id, charge_id, property_value order by added_at
+            partition by period_id, charge_id, property_value order by added_at
             rows between unbounded preceding and current row
         ) as island
     from island_starts
@@ -84,7 +110,7 @@ islands as (
 merged as (
 
     select
-        external_subscription_id,
+        period_id,
         charge_id,
         property_value,
         min(added_at) as added_at,
@@ -92,7 +118,7 @@ merged as (
         case when count(*) = count(removed_at) then max(removed_at) end as removed_at,
         case when count(*) = count(removed_date) then max(removed_date) end as removed_date
     from islands
-    group by external_subscription_id, charge_id, property_value, island
+    group by period_id, charge_id, property_value, island
 
 )
 
