@@ -89,3 +89,50 @@ cast({{ column }} as text)
 {% macro duckdb__json_text(column) -%}
 cast({{ column }} as varchar)
 {%- endmacro %}
+
+
+{#- A lateral join over the entries of a JSON object: gives `alias.key` (text) and `alias.value` (JSON). -#}
+{% macro json_object_entries(json_expr, alias) -%}
+{{ return(adapter.dispatch('json_object_entries', 'tally')(json_expr, alias)) }}
+{%- endmacro %}
+
+{% macro default__json_object_entries(json_expr, alias) -%}
+cross join lateral (
+    select key, value
+    from jsonb_each(case when jsonb_typeof({{ json_expr }}) = 'object' then {{ json_expr }} else '{}'::jsonb end)
+) as {{ alias }}
+{%- endmacro %}
+
+{% macro duckdb__json_object_entries(json_expr, alias) -%}
+cross join lateral (
+    select key, value
+    from json_each(case when json_type({{ json_expr }}) = 'OBJECT' then {{ json_expr }} else cast('{}' as json) end)
+) as {{ alias }}
+{%- endmacro %}
+
+
+{#- A text value as a JSON string literal ("a\"b"), or null; the same text on every warehouse. -#}
+{% macro json_quote(text) -%}
+{{ return(adapter.dispatch('json_quote', 'tally')(text)) }}
+{%- endmacro %}
+
+{% macro default__json_quote(text) -%}
+coalesce(cast(to_jsonb(cast({{ text }} as text)) as text), 'null')
+{%- endmacro %}
+
+{% macro duckdb__json_quote(text) -%}
+coalesce(cast(to_json(cast({{ text }} as varchar)) as varchar), 'null')
+{%- endmacro %}
+
+{#- The text of a JSON scalar (a string without its quotes, a number as written). -#}
+{% macro json_scalar_text(json_expr) -%}
+{{ return(adapter.dispatch('json_scalar_text', 'tally')(json_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_scalar_text(json_expr) -%}
+({{ json_expr }} #>> '{}')
+{%- endmacro %}
+
+{% macro duckdb__json_scalar_text(json_expr) -%}
+json_extract_string({{ json_expr }}, '$')
+{%- endmacro %}

@@ -1,4 +1,4 @@
-{#- The amount of every charge in every billing period, by charge model, in cents of the plan's
+{#- The amount of every charge bucket (charge, filter, group) in every billing period, by charge model, in cents of the plan's
     currency. The precise amount is kept; amount_cents rounds it half away from zero to the
     currency's minor unit, once, here (Lago rounds at the fee). -#}
 with
@@ -25,7 +25,7 @@ tiered_amounts as (
 
     select
         period_units.period_id,
-        period_units.charge_id,
+        period_units.bucket_id,
         sum(case
             when tiers.charge_model = 'graduated' then {{ graduated_tier_amount(
                 'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
@@ -33,8 +33,8 @@ tiered_amounts as (
                 'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
         end) as amount
     from period_units
-    inner join tiers on tiers.charge_id = period_units.charge_id
-    group by period_units.period_id, period_units.charge_id
+    inner join tiers on tiers.pricing_id = period_units.pricing_id
+    group by period_units.period_id, period_units.bucket_id
 
 ),
 
@@ -58,7 +58,7 @@ priced as (
     inner join currencies on currencies.code = period_units.currency
     left join tiered_amounts
         on tiered_amounts.period_id = period_units.period_id
-        and tiered_amounts.charge_id = period_units.charge_id
+        and tiered_amounts.bucket_id = period_units.bucket_id
 
 ),
 
@@ -68,10 +68,14 @@ final as (
         -- ids
         period_id,
         charge_id,
+        pricing_id,
+        bucket_id,
         external_subscription_id,
         external_customer_id,
         metric_code,
         charge_model,
+        filter_values_text,
+        grouped_by_text,
 
         -- usage
         units,

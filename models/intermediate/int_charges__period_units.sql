@@ -1,4 +1,6 @@
-{#- Units and events of every charge of the plan in every billing period, 0 when nothing was used. -#}
+{#- Units and events of every charge bucket of the plan in every billing period: each pricing
+    (the charge's default and each filter) without group keys always has a row (0 units when
+    nothing was used); grouped pricings have one row per group value seen. -#}
 with
 
 periods as (
@@ -11,6 +13,12 @@ charges as (
 
     select * from {{ ref('stg_charges') }}
     where is_current
+
+),
+
+pricings as (
+
+    select * from {{ ref('int_charges__pricings') }}
 
 ),
 
@@ -45,6 +53,9 @@ events_in_period as (
     select
         periods.period_id,
         events.charge_id,
+        events.bucket_id,
+        min(events.pricing_id) as pricing_id,
+        min(events.grouped_by) as grouped_by,
         count(*) as events_count
     from events
     inner join periods
@@ -52,7 +63,37 @@ events_in_period as (
         and events.event_timestamp >= periods.from_at
         and events.event_timestamp < periods.to_at
         and events.received_at <= periods.knowledge_cutoff_at
-    group by periods.period_id, events.charge_id
+    group by periods.period_id, events.charge_id, events.bucket_id
+
+),
+
+ungrouped_buckets as (
+
+    select
+        periods.period_id,
+        charges.charge_id,
+        pricings.pricing_id || '|{}' as bucket_id,
+        pricings.pricing_id,
+        '{}' as grouped_by
+    from periods
+    inner join charges on charges.plan_code = periods.plan_code
+    inner join pricings on pricings.charge_id = charges.charge_id
+    where pricings.group_keys is null
+
+),
+
+used_buckets as (
+
+    select period_id, charge_id, bucket_id, pricing_id, grouped_by
+    from events_in_period
+
+),
+
+buckets as (
+
+    select * from ungrouped_buckets
+    union
+    select * from used_buckets
 
 ),
 
@@ -61,10 +102,17 @@ final as (
     select
         -- ids
         periods.period_id,
-        charges.charge_id,
+        buckets.charge_id,
+        buckets.pricing_id,
+        buckets.bucket_id,
         periods.external_subscription_id,
         periods.external_customer_id,
         charges.metric_code,
+
+        -- bucket
+        pricings.filter_index,
+        pricings.filter_values_text,
+        buckets.grouped_by as grouped_by_text,
 
         -- usage
         {{ to_units("coalesce(units.units, 0)") }} as units,
@@ -72,7 +120,7 @@ final as (
 
         -- pricing
         charges.charge_model,
-        charges.properties,
+        pricings.properties,
         charges.is_pay_in_advance,
         charges.is_invoiceable,
         periods.currency,
@@ -82,14 +130,16 @@ final as (
         periods.to_at,
         periods.is_closed
 
-    from periods
-    inner join charges on charges.plan_code = periods.plan_code
+    from buckets
+    inner join periods on periods.period_id = buckets.period_id
+    inner join charges on charges.charge_id = buckets.charge_id
+    inner join pricings on pricings.pricing_id = buckets.pricing_id
     left join units
-        on units.period_id = periods.period_id
-        and units.charge_id = charges.charge_id
+        on units.period_id = buckets.period_id
+        and units.bucket_id = buckets.bucket_id
     left join events_in_period
-        on events_in_period.period_id = periods.period_id
-        and events_in_period.charge_id = charges.charge_id
+        on events_in_period.period_id = buckets.period_id
+        and events_in_period.bucket_id = buckets.bucket_id
 
 )
 

@@ -1,4 +1,5 @@
-{#- The tiers of graduated and volume charges, one row per range, amounts in major units. -#}
+{#- The tiers of graduated and volume pricings (a charge's own or a filter's), one row per range,
+    amounts in major units. -#}
 with
 
 charges as (
@@ -8,20 +9,37 @@ charges as (
 
 ),
 
+pricings as (
+
+    select * from {{ ref('int_charges__pricings') }}
+
+),
+
+tiered_pricings as (
+
+    select
+        pricings.pricing_id,
+        charges.charge_model,
+        case when charges.charge_model = 'graduated'
+             then {{ json_get('pricings.properties', 'graduated_ranges') }}
+             else {{ json_get('pricings.properties', 'volume_ranges') }} end as ranges
+    from pricings
+    inner join charges on charges.charge_id = pricings.charge_id
+
+),
+
 ranges as (
 
     select
-        charges.charge_id,
-        charges.charge_model,
+        tiered_pricings.pricing_id,
+        tiered_pricings.charge_model,
         tier.idx as tier_index,
         cast({{ json_str('tier.value', 'from_value') }} as {{ units_type() }}) as from_value,
         cast({{ json_str('tier.value', 'to_value') }} as {{ units_type() }}) as to_value,
         cast(coalesce({{ json_str('tier.value', 'per_unit_amount') }}, '0') as {{ money_type() }}) as per_unit_amount,
         cast(coalesce({{ json_str('tier.value', 'flat_amount') }}, '0') as {{ money_type() }}) as flat_amount
-    from charges
-    {{ json_array_elements(
-        "case when charges.charge_model = 'graduated' then " ~ json_get('charges.properties', 'graduated_ranges')
-        ~ " else " ~ json_get('charges.properties', 'volume_ranges') ~ " end", 'tier') }}
+    from tiered_pricings
+    {{ json_array_elements('tiered_pricings.ranges', 'tier') }}
 
 )
 

@@ -1,6 +1,11 @@
-{#- Events matched to the subscription they are billed to and to the charges that price them:
-    the subscription with their external_subscription_id, started at or before the event and not
-    terminated before it; the charges of its plan on the event's metric. -#}
+{#- Events matched to the subscription they are billed to, to the charges that price them and to
+    the bucket of each charge that prices them:
+    - the subscription with their external_subscription_id, started at or before the event and
+      not terminated before it; the charges of its plan on the event's metric;
+    - the charge's most specific matching filter (the one requiring the most keys; every key's
+      property must be one of the filter's values), else the charge's default pricing;
+    - the values of the pricing's group keys (one fee per combination, Lago's grouped_by).
+    bucket_id = pricing_id|grouped_by identifies the units a fee is computed from. -#}
 with
 
 events as (
@@ -30,6 +35,18 @@ metrics as (
 
 ),
 
+filter_values as (
+
+    select * from {{ ref('int_charges__filter_values') }}
+
+),
+
+pricings as (
+
+    select * from {{ ref('int_charges__pricings') }}
+
+),
+
 priced_metrics as (
 
     select
@@ -56,6 +73,7 @@ matched as (
         priced_metrics.is_recurring,
 
         -- values
+        events.properties,
         {{ json_str_by_key('events.properties', 'priced_metrics.field_name') }} as property_value,
         coalesce({{ json_str('events.properties', 'operation_type') }}, 'add') as operation_type,
 
@@ -73,6 +91,107 @@ matched as (
         on priced_metrics.plan_code = subscriptions.plan_code
         and priced_metrics.metric_code = events.metric_code
 
+),
+
+filter_matches as (
+
+    select
+        matched.transaction_id,
+        matched.external_subscription_id,
+        matched.charge_id,
+        filter_values.filter_index,
+        filter_values.pricing_id,
+        filter_values.key_count,
+        count(distinct filter_values.filter_key) as matched_keys
+    from matched
+    inner join filter_values
+        on filter_values.charge_id = matched.charge_id
+        and {{ json_str_by_key('matched.properties', 'filter_values.filter_key') }} = filter_values.filter_value
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+best_filters as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by transaction_id, external_subscription_id, charge_id
+                order by key_count desc, filter_index
+            ) as specificity_rank
+        from filter_matches
+        where matched_keys = key_count
+    ) ranked
+    where specificity_rank = 1
+
+),
+
+with_pricing as (
+
+    select
+        matched.*,
+        coalesce(best_filters.pricing_id, matched.charge_id || '|default') as pricing_id
+    from matched
+    left join best_filters
+        on best_filters.transaction_id = matched.transaction_id
+        and best_filters.external_subscription_id = matched.external_subscription_id
+        and best_filters.charge_id = matched.charge_id
+
+),
+
+group_keys as (
+
+    select
+        pricings.pricing_id,
+        group_key.idx as key_index,
+        {{ json_scalar_text('group_key.value') }} as group_key
+    from pricings
+    {{ json_array_elements('pricings.group_keys', 'group_key') }}
+
+),
+
+groups as (
+
+    select
+        with_pricing.transaction_id,
+        with_pricing.external_subscription_id,
+        with_pricing.charge_id,
+        '{' || string_agg(
+            {{ json_quote('group_keys.group_key') }} || ':'
+            || {{ json_quote(json_str_by_key('with_pricing.properties', 'group_keys.group_key')) }},
+            ',' order by group_keys.key_index
+        ) || '}' as grouped_by
+    from with_pricing
+    inner join group_keys on group_keys.pricing_id = with_pricing.pricing_id
+    group by 1, 2, 3
+
+),
+
+final as (
+
+    select
+        with_pricing.transaction_id,
+        with_pricing.external_subscription_id,
+        with_pricing.charge_id,
+        with_pricing.pricing_id,
+        coalesce(groups.grouped_by, '{}') as grouped_by,
+        with_pricing.pricing_id || '|' || coalesce(groups.grouped_by, '{}') as bucket_id,
+        with_pricing.metric_code,
+        with_pricing.aggregation_type,
+        with_pricing.is_recurring,
+        with_pricing.property_value,
+        with_pricing.operation_type,
+        with_pricing.event_timestamp,
+        with_pricing.event_date,
+        with_pricing.received_at
+    from with_pricing
+    left join groups
+        on groups.transaction_id = with_pricing.transaction_id
+        and groups.external_subscription_id = with_pricing.external_subscription_id
+        and groups.charge_id = with_pricing.charge_id
+
 )
 
-select * from matched
+select * from final

@@ -1,4 +1,4 @@
-{#- Units per billing period and charge for every metric but recurring unique counts, as Lago
+{#- Units per billing period and charge bucket (charge, filter, group) for every metric but recurring unique counts, as Lago
     aggregates them (an empty period is 0 units):
     - count_agg: the events; sum_agg / max_agg: the sum / max of the numeric property values;
       latest_agg: the value of the latest event (negative values count 0);
@@ -29,6 +29,7 @@ in_period as (
     select
         periods.period_id,
         events.charge_id,
+        events.bucket_id,
         events.aggregation_type,
         events.property_value,
         {{ numeric_or_null('events.property_value') }} as numeric_value,
@@ -50,6 +51,7 @@ simple_aggregations as (
     select
         period_id,
         charge_id,
+        bucket_id,
         case min(aggregation_type)
             when 'count_agg' then cast(count(*) as {{ units_type() }})
             when 'sum_agg' then coalesce(sum(numeric_value), 0)
@@ -57,7 +59,7 @@ simple_aggregations as (
         end as units
     from in_period
     where aggregation_type in ('count_agg', 'sum_agg', 'max_agg')
-    group by period_id, charge_id
+    group by period_id, charge_id, bucket_id
 
 ),
 
@@ -66,9 +68,10 @@ latest_values as (
     select
         period_id,
         charge_id,
+        bucket_id,
         numeric_value,
         row_number() over (
-            partition by period_id, charge_id
+            partition by period_id, bucket_id
             order by event_timestamp desc, received_at desc, transaction_id desc
         ) as recency
     from in_period
@@ -82,10 +85,11 @@ latest_aggregation as (
     select
         period_id,
         charge_id,
+        bucket_id,
         coalesce(max(case when numeric_value > 0 then numeric_value end), 0) as units
     from latest_values
     where recency = 1
-    group by period_id, charge_id
+    group by period_id, charge_id, bucket_id
 
 ),
 
@@ -94,9 +98,10 @@ unique_operations as (
     select
         period_id,
         charge_id,
+        bucket_id,
         operation_type,
         coalesce(lag(operation_type) over (
-            partition by period_id, charge_id, property_value
+            partition by period_id, bucket_id, property_value
             order by event_timestamp, received_at, transaction_id
         ), 'remove') as previous_operation
     from in_period
@@ -110,13 +115,14 @@ unique_count_aggregation as (
     select
         period_id,
         charge_id,
+        bucket_id,
         cast(sum(case
             when operation_type = 'add' and previous_operation = 'remove' then 1
             when operation_type = 'remove' and previous_operation = 'add' then -1
             else 0
         end) as {{ units_type() }}) as units
     from unique_operations
-    group by period_id, charge_id
+    group by period_id, charge_id, bucket_id
 
 ),
 
@@ -132,7 +138,7 @@ all_aggregations as (
 
 final as (
 
-    select period_id, charge_id, {{ to_units('units') }} as units
+    select period_id, charge_id, bucket_id, {{ to_units('units') }} as units
     from all_aggregations
 
 )

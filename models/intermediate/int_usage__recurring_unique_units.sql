@@ -30,6 +30,7 @@ value_overlaps as (
     select
         periods.period_id,
         presence.charge_id,
+        presence.bucket_id,
         periods.full_period_days,
         charges.is_prorated,
         presence.added_at < periods.to_at
@@ -51,13 +52,14 @@ final as (
     select
         period_id,
         charge_id,
+        bucket_id,
         case
             when min(case when is_prorated then 1 else 0 end) = 1
                 then {{ div_ceil('sum(case when days_present > 0 then days_present else 0 end)', 'min(full_period_days)', 5) }}
             else cast(sum(case when is_present_at_end then 1 else 0 end) as {{ units_type() }})
         end as units
     from value_overlaps
-    group by period_id, charge_id
+    group by period_id, charge_id, bucket_id
 
 )
 

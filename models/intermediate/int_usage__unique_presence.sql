@@ -25,6 +25,7 @@ known_events as (
     select
         periods.period_id,
         events.charge_id,
+        events.bucket_id,
         events.property_value,
         events.operation_type,
         events.event_timestamp,
@@ -44,7 +45,7 @@ with_previous as (
     select
         *,
         coalesce(lag(operation_type) over (
-            partition by period_id, charge_id, property_value
+            partition by period_id, bucket_id, property_value
             order by event_timestamp, received_at, transaction_id
         ), 'remove') as previous_operation
     from known_events
@@ -57,11 +58,11 @@ changes as (
     select
         *,
         lead(event_timestamp) over (
-            partition by period_id, charge_id, property_value
+            partition by period_id, bucket_id, property_value
             order by event_timestamp, received_at, transaction_id
         ) as next_change_at,
         lead(event_date) over (
-            partition by period_id, charge_id, property_value
+            partition by period_id, bucket_id, property_value
             order by event_timestamp, received_at, transaction_id
         ) as next_change_date
     from with_previous
@@ -74,6 +75,7 @@ raw_intervals as (
     select
         period_id,
         charge_id,
+        bucket_id,
         property_value,
         event_timestamp as added_at,
         event_date as added_date,
@@ -89,7 +91,7 @@ island_starts as (
     select
         *,
         case when lag(removed_date) over (
-                partition by period_id, charge_id, property_value order by added_at
+                partition by period_id, bucket_id, property_value order by added_at
              ) = added_date then 0 else 1 end as starts_island
     from raw_intervals
 
@@ -100,7 +102,7 @@ islands as (
     select
         *,
         sum(starts_island) over (
-            partition by period_id, charge_id, property_value order by added_at
+            partition by period_id, bucket_id, property_value order by added_at
             rows between unbounded preceding and current row
         ) as island
     from island_starts
@@ -112,13 +114,14 @@ merged as (
     select
         period_id,
         charge_id,
+        bucket_id,
         property_value,
         min(added_at) as added_at,
         min(added_date) as added_date,
         case when count(*) = count(removed_at) then max(removed_at) end as removed_at,
         case when count(*) = count(removed_date) then max(removed_date) end as removed_date
     from islands
-    group by period_id, charge_id, property_value, island
+    group by period_id, charge_id, bucket_id, property_value, island
 
 )
 

@@ -15,8 +15,11 @@ final as (
         external_subscription_id,
         external_customer_id,
         charge_id,
+        bucket_id,
         metric_code,
         charge_model,
+        filter_values_text as charge_filter,
+        grouped_by_text as grouped_by,
 
         -- usage
         units,

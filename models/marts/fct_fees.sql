@@ -21,8 +21,11 @@ plan_fees as (
         external_subscription_id,
         external_customer_id,
         cast(null as varchar) as charge_id,
+        cast(null as varchar) as bucket_id,
         cast(null as varchar) as metric_code,
         cast(null as varchar) as charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
         units,
         0 as events_count,
         precise_amount_cents,
@@ -43,8 +46,11 @@ usage_fees as (
         external_subscription_id,
         external_customer_id,
         charge_id,
+        bucket_id,
         metric_code,
         charge_model,
+        filter_values_text,
+        grouped_by_text,
         units,
         events_count,
         precise_amount_cents,
@@ -69,7 +75,7 @@ final as (
 
     select
         -- ids
-        md5(period_id || '/' || coalesce(charge_id, 'subscription')) as fee_id,
+        md5(period_id || '/' || coalesce(bucket_id, 'subscription')) as fee_id,
         md5(external_customer_id || '|' || {{ iso_utc('billed_at') }}) as invoice_id,
         fee_type,
         external_subscription_id,
@@ -77,6 +83,8 @@ final as (
         charge_id,
         metric_code,
         charge_model,
+        filter_values_text as charge_filter,
+        grouped_by_text as grouped_by,
 
         -- usage
         units,

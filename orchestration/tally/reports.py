@@ -34,14 +34,20 @@ def _rel(wh: Warehouse, name: str) -> str:
     return f'"{wh.settings.schema}"."{name}"'
 
 
+def _json_object(text) -> dict:
+    if text is None:
+        return {}
+    return text if isinstance(text, dict) else json.loads(text)
+
+
 def _fee(row: dict) -> dict:
     return {
         "type": row["fee_type"],
         "metric_code": row["metric_code"],
         "charge_id": row["charge_id"],
         "external_subscription_id": row["external_subscription_id"],
-        "filter": {},
-        "grouped_by": {},
+        "filter": _json_object(row["charge_filter"]),
+        "grouped_by": _json_object(row["grouped_by"]),
         "units": decimal_text(row["units"]),
         "events_count": int(row["events_count"] or 0),
         "amount_cents": int(row["amount_cents"]),
@@ -65,11 +71,13 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
         return []
     fees = wh.records(
         f"select * from {_rel(wh, 'fct_fees')} where invoice_id in ({', '.join('?' for _ in rows)}) "
-        "order by fee_type desc, external_subscription_id, metric_code, charge_id",
+        "order by fee_type desc, external_subscription_id, metric_code, charge_id, charge_filter, grouped_by",
         [r["invoice_id"] for r in rows])
     by_invoice: dict[str, list[dict]] = {}
     for f in fees:
         by_invoice.setdefault(f["invoice_id"], []).append(f)
+    # Sorted here, not in SQL: text collations differ between warehouses.
+    rows.sort(key=lambda r: (r["issued_at"], r["external_customer_id"], r["invoice_id"]))
     out = []
     for r in rows:
         inv_fees = by_invoice.get(r["invoice_id"], [])
@@ -89,9 +97,15 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
             **{k: int(r[k]) for k in ("fees_amount_cents", "coupons_amount_cents", "taxes_amount_cents",
                                       "credit_notes_amount_cents", "prepaid_credit_amount_cents",
                                       "total_amount_cents")},
-            "fees": [_fee(f) for f in inv_fees],
+            "fees": sorted((_fee(f) for f in inv_fees), key=_fee_order),
         })
     return out
+
+
+def _fee_order(fee: dict) -> tuple:
+    return (fee["type"] != "subscription", fee["type"], fee["external_subscription_id"] or "",
+            fee["metric_code"] or "", fee["charge_id"] or "", json.dumps(fee["filter"], sort_keys=True),
+            json.dumps(fee["grouped_by"], sort_keys=True))
 
 
 def fees(wh: Warehouse, subscription: str | None = None) -> list[dict]:
@@ -106,7 +120,7 @@ def fees(wh: Warehouse, subscription: str | None = None) -> list[dict]:
 
 def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) -> dict:
     rows = wh.records(f"select * from {_rel(wh, 'fct_current_usage')} where external_subscription_id = ? "
-                      "order by metric_code, charge_id", [subscription])
+                      "order by metric_code, charge_id, bucket_id", [subscription])
     amount = sum(int(r["amount_cents"]) for r in rows)
     return {
         "at": iso(at),
@@ -121,8 +135,8 @@ def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) 
             "metric_code": r["metric_code"],
             "charge_id": r["charge_id"],
             "charge_model": r["charge_model"],
-            "filter": {},
-            "grouped_by": {},
+            "filter": _json_object(r["charge_filter"]),
+            "grouped_by": _json_object(r["grouped_by"]),
             "units": decimal_text(r["units"]),
             "events_count": int(r["events_count"] or 0),
             "amount_cents": int(r["amount_cents"]),
