@@ -76,3 +76,22 @@ select cast(n as integer) as n from generate_series({{ lo }}, {{ hi }}) as serie
 {% macro decimal_unit(scale) -%}
 {{ "1" if scale == 0 else "0." ~ ("0" * (scale - 1)) ~ "1" }}
 {%- endmacro %}
+
+{#- Lago's metric rounding: `fn` is round, ceil or floor (NULL: no rounding), `precision` the
+    number of decimals (negative: tens, hundreds, ...). Exact for precisions from -10 to 10. -#}
+{% macro round_units(units, fn, precision) -%}
+case {{ fn }}
+    when 'round' then sign({{ units }}) * floor(abs({{ units }}) * {{ power_of_ten('coalesce(' ~ precision ~ ', 0)') }} + 0.5)
+                      * {{ power_of_ten('-coalesce(' ~ precision ~ ', 0)') }}
+    when 'ceil' then ceil({{ units }} * {{ power_of_ten('coalesce(' ~ precision ~ ', 0)') }})
+                     * {{ power_of_ten('-coalesce(' ~ precision ~ ', 0)') }}
+    when 'floor' then floor({{ units }} * {{ power_of_ten('coalesce(' ~ precision ~ ', 0)') }})
+                      * {{ power_of_ten('-coalesce(' ~ precision ~ ', 0)') }}
+    else {{ units }}
+end
+{%- endmacro %}
+
+{#- 10^n as an exact DECIMAL for an integer n in [-10, 10]. -#}
+{% macro power_of_ten(n) -%}
+cast(power(10, {{ n }}) as decimal(38, 10))
+{%- endmacro %}

@@ -1,4 +1,6 @@
-{#- Units and events of every charge bucket of the plan in every billing period: each pricing
+{#- Units and events of every charge bucket of the plan in every billing period, rounded as the
+    metric says (rounding_function round/ceil/floor at rounding_precision decimals, negative
+    precisions rounding to tens, hundreds, ...). Each pricing
     (the charge's default and each filter) without group keys always has a row (0 units when
     nothing was used); grouped pricings have one row per group value seen. -#}
 with
@@ -34,6 +36,19 @@ recurring_unique_units as (
 
 ),
 
+weighted_sum_units as (
+
+    select * from {{ ref('int_usage__weighted_sum_units') }}
+
+),
+
+metrics as (
+
+    select * from {{ ref('stg_billable_metrics') }}
+    where is_current and not is_deleted
+
+),
+
 events as (
 
     select * from {{ ref('int_events__subscribed') }}
@@ -45,6 +60,8 @@ units as (
     select * from metered_units
     union all
     select * from recurring_unique_units
+    union all
+    select * from weighted_sum_units
 
 ),
 
@@ -114,8 +131,9 @@ final as (
         pricings.filter_values_text,
         buckets.grouped_by as grouped_by_text,
 
-        -- usage
-        {{ to_units("coalesce(units.units, 0)") }} as units,
+        -- usage, with the metric's rounding applied to the aggregated units
+        {{ to_units(round_units('coalesce(units.units, 0)', 'metrics.rounding_function', 'metrics.rounding_precision')) }}
+            as units,
         coalesce(events_in_period.events_count, 0) as events_count,
 
         -- pricing
@@ -134,6 +152,7 @@ final as (
     inner join periods on periods.period_id = buckets.period_id
     inner join charges on charges.charge_id = buckets.charge_id
     inner join pricings on pricings.pricing_id = buckets.pricing_id
+    inner join metrics on metrics.metric_code = charges.metric_code
     left join units
         on units.period_id = buckets.period_id
         and units.bucket_id = buckets.bucket_id
