@@ -42,6 +42,11 @@ final as (
         coalesce(numbered.timezone, organization.timezone, 'UTC') as timezone,
         coalesce(numbered.net_payment_term, organization.net_payment_term, 0) as net_payment_term,
         coalesce(numbered.invoice_grace_period, organization.invoice_grace_period, 0) as invoice_grace_period,
+        case numbered.finalize_zero_amount_invoice
+            when 'skip' then false
+            when 'finalize' then true
+            else organization.finalize_zero_amount_invoice
+        end as finalize_zero_amount_invoice,
         numbered.billing_configuration,
         numbered.integration_customers,
         numbered.created_at

@@ -19,6 +19,9 @@ renamed as (
         {{ json_str('payload', 'customer.timezone') }} as timezone,
         cast({{ json_str('payload', 'customer.net_payment_term') }} as integer) as net_payment_term,
         cast({{ json_str('payload', 'customer.invoice_grace_period') }} as integer) as invoice_grace_period,
+        -- Lago: inherit (the organization's setting), finalize or skip
+        coalesce({{ json_str('payload', 'customer.finalize_zero_amount_invoice') }}, 'inherit')
+            as finalize_zero_amount_invoice,
         {{ json_get('payload', 'customer.billing_configuration') }} as billing_configuration,
         {{ json_get('payload', 'customer.integration_customers') }} as integration_customers,
         {{ json_get('payload', 'customer.tax_codes') }} as tax_codes,

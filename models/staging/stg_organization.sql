@@ -16,7 +16,8 @@ current_settings as (
         {{ json_str('payload', 'organization.document_number_prefix') }} as document_number_prefix,
         coalesce({{ json_str('payload', 'organization.document_numbering') }}, 'per_customer') as document_numbering,
         coalesce(cast({{ json_str('payload', 'organization.net_payment_term') }} as integer), 0) as net_payment_term,
-        coalesce(cast({{ json_str('payload', 'organization.invoice_grace_period') }} as integer), 0) as invoice_grace_period
+        coalesce(cast({{ json_str('payload', 'organization.invoice_grace_period') }} as integer), 0) as invoice_grace_period,
+        {{ json_bool('payload', 'organization.finalize_zero_amount_invoice', 'true') }} as finalize_zero_amount_invoice
     from versions
     where valid_to is null
 
@@ -31,7 +32,8 @@ defaults as (
         cast(null as varchar) as document_number_prefix,
         'per_customer' as document_numbering,
         0 as net_payment_term,
-        0 as invoice_grace_period
+        0 as invoice_grace_period,
+        true as finalize_zero_amount_invoice
 
 )
 

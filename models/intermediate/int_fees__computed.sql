@@ -1,0 +1,107 @@
+{#- Every fee billed up to as_of, on the invoice of its customer and billing moment. -#}
+with
+
+subscription_fees as (
+
+    select * from {{ ref('int_fees__subscription') }}
+
+),
+
+charge_amounts as (
+
+    select * from {{ ref('int_charges__amounts') }}
+
+),
+
+plan_fees as (
+
+    select
+        period_id,
+        'subscription' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        cast(null as varchar) as charge_id,
+        cast(null as varchar) as bucket_id,
+        cast(null as varchar) as metric_code,
+        cast(null as varchar) as charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
+        units,
+        0 as events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        billed_at
+    from subscription_fees
+    where billed_at <= {{ as_of() }}
+
+),
+
+usage_fees as (
+
+    select
+        period_id,
+        'charge' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        charge_id,
+        bucket_id,
+        metric_code,
+        charge_model,
+        filter_values_text,
+        grouped_by_text,
+        units,
+        events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        to_at as billed_at
+    from charge_amounts
+    where is_closed and is_invoiceable
+
+),
+
+all_fees as (
+
+    select * from plan_fees
+    union all
+    select * from usage_fees
+
+),
+
+final as (
+
+    select
+        -- ids
+        md5(period_id || '/' || coalesce(bucket_id, 'subscription')) as fee_id,
+        md5(external_customer_id || '|' || {{ iso_utc('billed_at') }}) as invoice_id,
+        fee_type,
+        external_subscription_id,
+        external_customer_id,
+        charge_id,
+        metric_code,
+        charge_model,
+        filter_values_text as charge_filter,
+        grouped_by_text as grouped_by,
+
+        -- usage
+        units,
+        events_count,
+
+        -- amounts
+        precise_amount_cents,
+        cast(round(precise_amount_cents, 0) as bigint) as amount_cents,
+        currency,
+
+        -- timestamps
+        from_at as from_datetime,
+        {{ add_seconds('to_at', -1) }} as to_datetime,
+        billed_at
+
+    from all_fees
+
+)
+
+select * from final

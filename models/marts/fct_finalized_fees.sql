@@ -1,0 +1,28 @@
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
+{#- The fees of finalized invoices, frozen with them (append-only, like fct_finalized_invoices). -#}
+with
+
+finalized_invoices as (
+
+    select * from {{ ref('fct_finalized_invoices') }}
+
+),
+
+fees as (
+
+    select * from {{ ref('int_fees__computed') }}
+
+),
+
+final as (
+
+    select fees.*
+    from fees
+    inner join finalized_invoices on finalized_invoices.invoice_id = fees.invoice_id
+    {% if is_incremental() %}
+    where fees.invoice_id not in (select distinct invoice_id from {{ this }})
+    {% endif %}
+
+)
+
+select * from final
