@@ -17,3 +17,20 @@ where object_type = '{{ object_type }}'
 {% macro json_bool(column, path, default='false') -%}
 coalesce(cast({{ json_str(column, path) }} as boolean), {{ default }})
 {%- endmacro %}
+
+{#- The value each event's metric expression computes (as text), from the var
+    `metric_expressions` ({code: SQL over properties and event_timestamp}) that `tally bill`
+    passes after checking and translating every expression (tally.expressions). Evaluated where
+    `properties`, `event_timestamp` and `metric_code` are the columns of one event. -#}
+{% macro metric_expression_value() -%}
+{%- set expressions = var('metric_expressions', {}) -%}
+{%- if expressions -%}
+case metric_code
+    {%- for code, sql in expressions.items() %}
+    when '{{ code | replace("'", "''") }}' then cast({{ sql }} as {{ dbt.type_string() }})
+    {%- endfor %}
+end
+{%- else -%}
+cast(null as {{ dbt.type_string() }})
+{%- endif -%}
+{%- endmacro %}

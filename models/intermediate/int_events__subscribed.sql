@@ -8,9 +8,16 @@
     bucket_id = pricing_id|grouped_by identifies the units a fee is computed from. -#}
 with
 
-events as (
+stg_events as (
 
     select * from {{ ref('stg_events') }}
+
+),
+
+events as (
+
+    select *, {{ metric_expression_value() }} as expression_value
+    from stg_events
 
 ),
 
@@ -55,6 +62,7 @@ priced_metrics as (
         metrics.metric_code,
         metrics.aggregation_type,
         metrics.field_name,
+        metrics.expression,
         metrics.is_recurring
     from charges
     inner join metrics on metrics.metric_code = charges.metric_code
@@ -74,7 +82,9 @@ matched as (
 
         -- values
         events.properties,
-        {{ json_str_by_key('events.properties', 'priced_metrics.field_name') }} as property_value,
+        -- a metric with an expression aggregates what it computes (Lago stores it under field_name)
+        case when priced_metrics.expression is not null then events.expression_value
+             else {{ json_str_by_key('events.properties', 'priced_metrics.field_name') }} end as property_value,
         coalesce({{ json_str('events.properties', 'operation_type') }}, 'add') as operation_type,
 
         -- timestamps

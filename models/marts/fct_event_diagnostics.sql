@@ -3,14 +3,21 @@
     unknown_metric_code, unknown_subscription, pending_subscription (the subscription has not
     started yet), before_subscription_start (the event is timestamped before the start: outside
     every billing period), terminated_subscription (after the termination), metric_not_in_plan,
-    missing_aggregation_property, non_numeric_value (sum, max, latest and weighted sums read only
+    expression_without_value, missing_aggregation_property, non_numeric_value (sum, max, latest and weighted sums read only
     plain decimals), late_event (received after the invoice of its period was finalized: it is
     not billed again; `missed_invoice_at` names that invoice's billing moment). -#}
 with
 
-events as (
+stg_events as (
 
     select * from {{ ref('stg_events') }}
+
+),
+
+events as (
+
+    select *, {{ metric_expression_value() }} as expression_value
+    from stg_events
 
 ),
 
@@ -57,12 +64,14 @@ enriched as (
         metrics.metric_code is not null as is_known_metric,
         metrics.aggregation_type,
         metrics.field_name,
+        metrics.expression,
         subscriptions.external_subscription_id is not null as is_known_subscription,
         subscriptions.status as subscription_status,
         subscriptions.started_at,
         subscriptions.terminated_at,
         plan_metrics.metric_code is not null as is_in_plan,
-        case when metrics.field_name is not null
+        case when metrics.expression is not null then events.expression_value
+             when metrics.field_name is not null
              then {{ json_str_by_key('events.properties', 'metrics.field_name') }} end as property_value
     from events
     left join metrics on metrics.metric_code = events.metric_code
@@ -99,6 +108,7 @@ diagnosed as (
             when event_timestamp < started_at then 'before_subscription_start'
             when terminated_at is not null and event_timestamp > terminated_at then 'terminated_subscription'
             when not is_in_plan then 'metric_not_in_plan'
+            when expression is not null and property_value is null then 'expression_without_value'
             when aggregation_type <> 'count_agg' and property_value is null then 'missing_aggregation_property'
             when aggregation_type in ('sum_agg', 'max_agg', 'latest_agg', 'weighted_sum_agg')
                  and {{ numeric_or_null('property_value') }} is null then 'non_numeric_value'
@@ -125,6 +135,7 @@ final as (
             when 'before_subscription_start' then 'the event is timestamped before the subscription started'
             when 'terminated_subscription' then 'the event is timestamped after the subscription was terminated'
             when 'metric_not_in_plan' then 'the subscription''s plan has no charge on this metric'
+            when 'expression_without_value' then 'the metric''s expression gives no value (a property it reads is missing or not a number)'
             when 'missing_aggregation_property' then 'the property named by the metric''s field_name is missing'
             when 'non_numeric_value' then 'the aggregated property is not a plain decimal number'
             when 'late_event' then 'received after the invoice of its period was finalized'

@@ -29,6 +29,46 @@ def format_as_of(as_of: datetime) -> str:
     return as_of.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def metric_expressions(settings: Settings, as_of: datetime | None) -> dict[str, str]:
+    """Each billable metric's `expression` (as known at as_of), translated to this warehouse's SQL.
+
+    dbt cannot run Python, so the checked translation (tally.expressions) reaches the models as
+    the var `metric_expressions`: {metric code: SQL over the columns properties, event_timestamp}.
+    """
+    from .expressions import ExpressionError, to_sql
+    from .warehouse import Warehouse
+
+    with Warehouse(settings) as wh:
+        if not wh.relation_exists(wh.raw, "catalog_changes"):
+            return {}
+        where, params = "", []
+        if as_of is not None:
+            where, params = "and received_at <= ?", [as_of]
+        _, rows = wh.query(
+            f"""select object_key, action, cast(payload as {'varchar' if wh.target == 'duckdb' else 'text'})
+                from (select *, row_number() over (partition by object_key order by received_at desc, seq desc) as rn
+                      from "{wh.raw}".catalog_changes where object_type = 'billable_metric' {where}) latest
+                where rn = 1""", params)
+    out = {}
+    for code, action, payload in rows:
+        expression = json.loads(payload).get("billable_metric", {}).get("expression")
+        if action == "delete" or not expression:
+            continue
+        try:
+            out[code] = to_sql(expression, settings.target, metric_code=code, as_text=True)
+        except ExpressionError:
+            continue  # refused at `tally load`; such a metric's events are reported, not billed
+    return out
+
+
+def dbt_vars(settings: Settings, as_of: datetime | None) -> dict:
+    """The vars a billing run passes to dbt: as_of and the compiled metric expressions."""
+    out: dict = {"metric_expressions": metric_expressions(settings, as_of)}
+    if as_of is not None:
+        out["as_of"] = format_as_of(as_of)
+    return out
+
+
 def dbt_args(settings: Settings, command: list[str], as_of: datetime | None) -> list[str]:
     root = project_dir()
     args = [
@@ -39,8 +79,7 @@ def dbt_args(settings: Settings, command: list[str], as_of: datetime | None) -> 
         "--target-path", str(settings.home / "target" / f"{settings.target}-{settings.schema}"),
         "--log-path", str(settings.home / "logs"),
     ]
-    if as_of is not None:
-        args += ["--vars", json.dumps({"as_of": format_as_of(as_of)})]
+    args += ["--vars", json.dumps(dbt_vars(settings, as_of))]
     return args
 
 
