@@ -67,6 +67,8 @@ final as (
     select
         -- ids
         period_id,
+        billing_period_id,
+        is_hindsight,
         charge_id,
         pricing_id,
         bucket_id,

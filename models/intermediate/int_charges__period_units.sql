@@ -7,7 +7,7 @@ with
 
 periods as (
 
-    select * from {{ ref('int_subscriptions__billing_periods') }}
+    select * from {{ ref('int_billing__period_variants') }}
 
 ),
 
@@ -119,6 +119,8 @@ final as (
     select
         -- ids
         periods.period_id,
+        periods.billing_period_id,
+        periods.is_hindsight,
         buckets.charge_id,
         buckets.pricing_id,
         buckets.bucket_id,

@@ -59,7 +59,7 @@ usage_fees as (
         to_at,
         to_at as billed_at
     from charge_amounts
-    where is_closed and is_invoiceable
+    where is_closed and is_invoiceable and not is_hindsight
 
 ),
 
@@ -76,6 +76,8 @@ final as (
     select
         -- ids
         md5(period_id || '/' || coalesce(bucket_id, 'subscription')) as fee_id,
+        period_id,
+        bucket_id,
         md5(external_customer_id || '|' || {{ iso_utc('billed_at') }}) as invoice_id,
         fee_type,
         external_subscription_id,

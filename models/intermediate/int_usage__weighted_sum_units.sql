@@ -14,7 +14,7 @@ events as (
 
 periods as (
 
-    select * from {{ ref('int_subscriptions__billing_periods') }}
+    select * from {{ ref('int_billing__period_variants') }}
 
 ),
 

@@ -36,6 +36,7 @@ final as (
 
     from charge_amounts
     where not is_closed
+      and not is_hindsight
       and from_at <= {{ as_of() }}
 
 )

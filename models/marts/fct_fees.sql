@@ -1,5 +1,9 @@
 {#- Every fee on an invoice as known at as_of: frozen with its finalized invoice, or as computed
     now for a draft. -#}
+{%- set fee_columns = ['fee_id', 'invoice_id', 'period_id', 'bucket_id', 'fee_type', 'external_subscription_id',
+    'external_customer_id', 'charge_id', 'metric_code', 'charge_model', 'charge_filter', 'grouped_by', 'units',
+    'events_count', 'precise_amount_cents', 'amount_cents', 'currency', 'from_datetime', 'to_datetime',
+    'billed_at'] %}
 with
 
 invoices as (
@@ -22,7 +26,7 @@ computed_fees as (
 
 final as (
 
-    select finalized_fees.*
+    select {% for c in fee_columns %}finalized_fees.{{ c }}{{ ', ' if not loop.last }}{% endfor %}
     from finalized_fees
     inner join invoices
         on invoices.invoice_id = finalized_fees.invoice_id
@@ -30,7 +34,7 @@ final as (
 
     union all
 
-    select computed_fees.*
+    select {% for c in fee_columns %}computed_fees.{{ c }}{{ ', ' if not loop.last }}{% endfor %}
     from computed_fees
     inner join invoices
         on invoices.invoice_id = computed_fees.invoice_id

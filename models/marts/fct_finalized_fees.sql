@@ -1,5 +1,6 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
-{#- The fees of finalized invoices, frozen with them (append-only, like fct_finalized_invoices). -#}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='append_new_columns') }}
+{#- The fees of finalized invoices, frozen with them (append-only, like fct_finalized_invoices).
+    Columns are appended, never reordered, when the model grows: read them by name. -#}
 with
 
 finalized_invoices as (

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='append_new_columns') }}
 {#- The append-only record of finalized invoices. Each billing run appends the invoices that
     became finalized and are not recorded yet, frozen as computed then; a recorded invoice is
     never updated or deleted (full_refresh is disabled), so re-running any past day changes

@@ -3,9 +3,37 @@
     computed now. -#}
 with
 
-finalized as (
+recorded as (
 
     select * from {{ ref('fct_finalized_invoices') }}
+
+),
+
+finalized as (
+
+    -- by name: the recorded table only ever appends columns
+    select
+        invoice_id,
+        external_customer_id,
+        number,
+        sequential_id,
+        organization_sequential_id,
+        invoice_type,
+        status,
+        currency,
+        fees_count,
+        fees_amount_cents,
+        coupons_amount_cents,
+        taxes_amount_cents,
+        credit_notes_amount_cents,
+        prepaid_credit_amount_cents,
+        sub_total_excluding_taxes_amount_cents,
+        total_amount_cents,
+        issued_at,
+        issuing_date,
+        payment_due_date,
+        finalizes_at
+    from recorded
     where finalizes_at <= {{ as_of() }}
 
 ),
