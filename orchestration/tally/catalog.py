@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+import math
+import re
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import yaml
 
@@ -64,9 +66,13 @@ def read_payload_file(path: Path) -> list[dict]:
     text = path.read_text()
     try:
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
-                         f"{str(exc).splitlines()[0]}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ValueError(f"not valid YAML: {' '.join(problem.split())}{where}") from None
     items = data if isinstance(data, list) else [data]
     for i, item in enumerate(items):
         if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in OBJECT_KEYS:
@@ -126,22 +132,70 @@ def _currency(value, otype, key, field, required=True):
         raise CatalogError(otype, key, field, f"{value!r} is not an ISO 4217 currency code")
 
 
+# The ISO 8601 forms both warehouses can cast to a timestamp: a date, or a date and a time with
+# seconds, optionally an offset (Python alone would also take 20240101T000000 or 2024-W01-1).
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?)?")
+
+
 def _timestamp(value, otype, key, field):
     if value is None:
         return
-    try:
-        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise CatalogError(otype, key, field, f"{value!r} is not an ISO 8601 date-time") from None
+    ok = isinstance(value, str) and _ISO_DATE_TIME.fullmatch(value) is not None
+    if ok:
+        try:
+            # at most 6 decimals for Python; the warehouses round the rest
+            datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00"))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise CatalogError(otype, key, field, f"{value!r} is not an ISO 8601 date-time "
+                           "(such as 2024-01-31T00:00:00Z)")
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    # `localtime` names the machine's zone, which the warehouses do not know
+    return frozenset(available_timezones() - {"localtime"})
 
 
 def _timezone(value, otype, key, field):
     if value is None:
         return
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CatalogError(otype, key, field, f"{value!r} is not an IANA time zone") from None
+    if not isinstance(value, str) or value not in _time_zones():
+        raise CatalogError(otype, key, field, f"{value!r} is not an IANA time zone")
+
+
+def _one_of(value, allowed, otype, key, field, what: str) -> None:
+    """`value` must be one of the strings `allowed` (a list or a dict from YAML is not)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise CatalogError(otype, key, field, what.format(value=value))
+
+
+def _json_value(value: Any, otype: str, key: Any, field: str) -> Any:
+    """`value` as it will be stored as JSON: YAML dates become ISO 8601 text and YAML's non-text
+    keys become text; values neither warehouse can store (NaN, infinities, NUL) are refused."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            name = k if isinstance(k, str) else json.dumps(k) if isinstance(k, (bool, type(None))) else str(k)
+            out[name] = _json_value(v, otype, key, f"{field}.{name}" if field else name)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, otype, key, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CatalogError(otype, key, field, f"must be a finite number, got {value!r}")
+    if isinstance(value, str) and "\x00" in value:
+        raise CatalogError(otype, key, field, "must not contain a NUL character")
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            return value.isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise CatalogError(otype, key, field, f"{type(value).__name__} is not a JSON value")
 
 
 def _ranges(ranges, otype, key, field, amount_fields):
@@ -251,7 +305,7 @@ def object_key(otype: str, body: dict) -> str:
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise CatalogError(otype, None, field, "is required")
-    if not isinstance(value, (str, int)):
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise CatalogError(otype, None, field, f"must be a string, got {value!r}")
     return str(value)
 
@@ -260,22 +314,23 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
     key = object_key(otype, body)
     if otype == "billable_metric":
         agg = body.get("aggregation_type")
-        if agg not in AGGREGATION_TYPES:
-            raise CatalogError(otype, key, "aggregation_type", f"unknown aggregation type {agg!r}")
+        _one_of(agg, AGGREGATION_TYPES, otype, key, "aggregation_type", "unknown aggregation type {value!r}")
         if agg not in ("count_agg", "custom_agg") and not body.get("field_name"):
             raise CatalogError(otype, key, "field_name", f"is required for {agg}")
         if body.get("recurring") and agg not in RECURRING_AGGREGATIONS:
             raise CatalogError(otype, key, "recurring", f"{agg} cannot be recurring")
-        for i, f in enumerate(body.get("filters") or []):
+        filters = body.get("filters") or []
+        if not isinstance(filters, list):
+            raise CatalogError(otype, key, "filters", "must be a list")
+        for i, f in enumerate(filters):
             if not isinstance(f, dict) or not f.get("key") or not isinstance(f.get("values"), list) \
                     or not f["values"]:
                 raise CatalogError(otype, key, f"filters[{i}]", "needs a key and a non-empty list of values")
     elif otype == "plan":
         if not body.get("name"):
             raise CatalogError(otype, key, "name", "is required")
-        if body.get("interval") not in INTERVALS:
-            raise CatalogError(otype, key, "interval", f"must be one of {', '.join(sorted(INTERVALS))}, "
-                               f"got {body.get('interval')!r}")
+        _one_of(body.get("interval"), INTERVALS, otype, key, "interval",
+                f"must be one of {', '.join(sorted(INTERVALS))}, got {{value!r}}")
         _integer(body.get("amount_cents"), otype, key, "amount_cents")
         _currency(body.get("amount_currency"), otype, key, "amount_currency")
         _integer(body.get("trial_period", 0), otype, key, "trial_period")
@@ -294,12 +349,15 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
                 raise CatalogError(otype, key, f"{f}.billable_metric_code",
                                    f"billable metric {code!r} does not exist")
             model = ch.get("charge_model")
-            if model not in CHARGE_MODELS:
-                raise CatalogError(otype, key, f"{f}.charge_model", f"unknown charge model {model!r}")
+            _one_of(model, CHARGE_MODELS, otype, key, f"{f}.charge_model", "unknown charge model {value!r}")
             validate_charge_properties(model, ch.get("properties"), key, f"{f}.properties")
-            for j, flt in enumerate(ch.get("filters") or []):
-                validate_charge_properties(model, (flt or {}).get("properties"), key,
-                                           f"{f}.filters[{j}].properties")
+            filters = ch.get("filters") or []
+            if not isinstance(filters, list):
+                raise CatalogError(otype, key, f"{f}.filters", "must be a list")
+            for j, flt in enumerate(filters):
+                if not isinstance(flt, dict):
+                    raise CatalogError(otype, key, f"{f}.filters[{j}]", "must be an object")
+                validate_charge_properties(model, flt.get("properties"), key, f"{f}.filters[{j}].properties")
             _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
     elif otype == "customer":
         _currency(body.get("currency"), otype, key, "currency", required=False)
@@ -318,9 +376,8 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         plan = body.get("plan_code")
         if not plan or not catalog.has("plan", str(plan)):
             raise CatalogError(otype, key, "plan_code", f"plan {plan!r} does not exist")
-        bt = body.get("billing_time", "calendar")
-        if bt not in BILLING_TIMES:
-            raise CatalogError(otype, key, "billing_time", f"must be calendar or anniversary, got {bt!r}")
+        _one_of(body.get("billing_time", "calendar"), BILLING_TIMES, otype, key, "billing_time",
+                "must be calendar or anniversary, got {value!r}")
         _timestamp(body.get("subscription_at"), otype, key, "subscription_at")
         _timestamp(body.get("ending_at"), otype, key, "ending_at")
         plan_body = catalog.body("plan", str(plan))
@@ -375,6 +432,9 @@ def load_objects(wh: Warehouse, items: list[dict], received_at: datetime,
     pending = []
     for item in items:
         otype, body = next(iter(item.items()))
+        guess = body.get(OBJECT_KEYS[otype]) if OBJECT_KEYS[otype] else None
+        body = _json_value(body, otype, guess if isinstance(guess, (str, int)) else None, "")
+        item = {otype: body}
         if action == "upsert":
             validate(otype, body, catalog)
         key = object_key(otype, body)

@@ -21,23 +21,44 @@ from .warehouse import Warehouse
 
 REQUIRED = ("transaction_id", "code", "external_subscription_id")
 
+# A `\u0000` escape in JSON text (one not itself escaped as `\\u0000`).
+NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+
 # The first matching rule names the reason; order matters (structure before fields).
+# A NUL character is refused in the key fields and in properties: PostgreSQL cannot store it, and
+# both warehouses must accept the same events.
 REJECTION_RULES = [
-    ("malformed_csv_row", "the CSV row does not have the file's columns", "csv_error is not null"),
-    ("invalid_json", "the line is not valid JSON", "not is_json"),
+    ("line_too_long", "the line is longer than the reader's limit", "reader_code = 'line_too_long'"),
+    ("invalid_encoding", "the line is not valid UTF-8", "reader_code = 'invalid_encoding'"),
+    ("malformed_csv_row", "the CSV row does not have the file's columns", "reader_code = 'malformed_csv_row'"),
+    ("invalid_json", "the line is not valid JSON", "reader_code = 'invalid_json' or not is_json"),
     ("not_an_object", "the event is not a JSON object", "ev_type <> 'OBJECT'"),
     *[(f"missing_{f}", f"{f} is missing or empty", f"coalesce(trim({f}), '') = '' and {f}_type in ('NULL', 'VARCHAR')")
       for f in REQUIRED],
-    *[(f"invalid_{f}", f"{f} must be a string", f"{f}_type not in ('VARCHAR', 'BIGINT', 'UBIGINT')")
+    *[(f"invalid_{f}", f"{f} must be a string (without NUL characters)",
+       f"{f}_type not in ('VARCHAR', 'BIGINT', 'UBIGINT') or contains({f}, chr(0))")
       for f in REQUIRED],
     ("invalid_timestamp", "timestamp is neither Unix seconds nor an ISO 8601 date-time",
      "ts_text is not null and ts_parsed is null"),
     ("timestamp_out_of_range", "timestamp is before 1970 or after 2100",
      "ts_parsed is not null and (ts_parsed < timestamp '1970-01-01' or ts_parsed >= timestamp '2100-01-01')"),
-    ("invalid_properties", "properties must be a JSON object", "props_type not in ('OBJECT', 'NULL')"),
+    ("invalid_properties", "properties must be a JSON object (without NUL characters)",
+     f"props_type not in ('OBJECT', 'NULL') or regexp_matches(cast(properties as varchar), '{NUL_ESCAPE}')"),
     ("invalid_precise_total_amount_cents", "precise_total_amount_cents must be a number",
      "precise_text is not null and try_cast(precise_text as decimal(38, 12)) is null"),
 ]
+
+# DuckDB reader errors (`reject_errors.error_type`) that have a reason of their own; any other
+# reader error is `invalid_json` for NDJSON and `malformed_csv_row` for CSV.
+READER_ERRORS = {"LINE SIZE OVER MAXIMUM": "line_too_long", "INVALID ENCODING": "invalid_encoding"}
+
+# Unix seconds, as a JSON number or a numeric string.
+UNIX_SECONDS = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+# What `timestamptz` may parse: an ISO 8601 date first (so no 'epoch', 'infinity', 'now').
+ISO_DATE_TIME = r"[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?"
+# Unix seconds are clamped into what DuckDB can represent (years 1..9999) before conversion;
+# anything clamped is far outside 1970..2100 and so is rejected as out of range.
+MIN_UNIX, MAX_UNIX = -62135596800, 253402300799
 
 
 @dataclass
@@ -85,72 +106,137 @@ def _field_sql(expr_json: str) -> str:
     return ",\n        ".join(cols)
 
 
+def _reader_code(fallback: str) -> str:
+    """SQL: the reason code of one line's DuckDB reader errors (a list `types` of `error_type`s)."""
+    cases = " ".join(f"when list_contains(types, '{t}') then '{c}'" for t, c in READER_ERRORS.items())
+    return f"case {cases} else '{fallback}' end"
+
+
+_BLANK = r"regexp_full_match(coalesce(line, ''), '\s*')"
+
+
+def _read_lines(duck, p: str) -> None:
+    """Temp tables `lines` (line_no, line): the file's lines numbered as in the file, blank ones
+    included; and `line_errors` (line_no, types, message, csv_line): the lines DuckDB could not read
+    as text (not UTF-8, longer than the reader's limit, a NUL byte)."""
+    duck.execute("drop table if exists line_rejects; drop table if exists line_scans")
+    duck.execute(f"""
+        create or replace temp table lines as
+        select row_number() over () as line_no, line
+        from read_csv({p}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(0), quote='',
+                      escape='', auto_detect=false, store_rejects=true,
+                      rejects_table='line_rejects', rejects_scan='line_scans')
+    """)
+    duck.execute("""
+        create or replace temp table line_errors as
+        select line as line_no, list(distinct error_type) as types, string_agg(error_message, '; ') as message,
+               ltrim(any_value(csv_line), chr(10) || chr(13)) as csv_line
+        from line_rejects
+        group by line
+    """)
+    if duck.execute("select count(*) from line_errors").fetchone()[0]:
+        # The readable lines fill, in order, the line numbers the unreadable ones leave free.
+        duck.execute("""
+            create or replace temp table lines as
+            with free as (
+                select line_no, row_number() over (order by line_no) as good_no
+                from range(1, (select count(*) from lines) + (select count(*) from line_errors) + 1) t(line_no)
+                where line_no not in (select line_no from line_errors)
+            )
+            select f.line_no, l.line from lines l join free f on f.good_no = l.line_no
+        """)
+
+
 def _stage(duck, path: Path, fmt: str) -> None:
     """Create temp table `incoming`: one row per received row, with its fields as text."""
     p = _sql_str(str(path))
     if fmt == "ndjson":
-        duck.execute(f"""
-            create or replace temp table lines as
-            select row_number() over () as line_no, line
-            from read_csv({p}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(0), quote='',
-                          escape='', auto_detect=false)
-        """)
+        _read_lines(duck, p)
         duck.execute(f"""
             create or replace temp table incoming as
             with parsed as (
                 select line_no, line as raw_text, json_valid(line) as is_json,
                        case when json_valid(line) then cast(line as json) end as doc
                 from lines
-                where trim(coalesce(line, '')) <> ''
+                where not {_BLANK}
             ), unwrapped as (
                 -- a Lago request body ({{"event": {{...}}}}) or a bare event
                 select *, case when json_type(doc, '$.event') = 'OBJECT' then json_extract(doc, '$.event')
                                else doc end as ev
                 from parsed
             )
-            select line_no, raw_text, is_json, cast(null as varchar) as csv_error,
+            select line_no, raw_text, is_json, cast(null as varchar) as reader_code,
+                   cast(null as varchar) as reader_error,
                    coalesce(json_type(ev), 'NULL') as ev_type,
                    {_field_sql('ev')}
             from unwrapped
+            union all by name
+            select line_no, csv_line as raw_text, {_reader_code('invalid_json')} as reader_code,
+                   message as reader_error
+            from line_errors
         """)
     elif fmt == "csv":
+        _read_lines(duck, p)
         duck.execute("drop table if exists csv_rejects; drop table if exists csv_scans")
         duck.execute(f"""
             create or replace temp table csv_rows as
-            select row_number() over () as good_no, to_json(r)::varchar as raw_text, r.*
+            select row_number() over () as good_no, r as rec
             from read_csv({p}, header=true, all_varchar=true, store_rejects=true,
                           rejects_table='csv_rejects', rejects_scan='csv_scans') r
         """)
-        # DuckDB reports rejected rows by file line; good rows fill the other lines in order
+        cols = {d[0] for d in duck.execute("select rec.* from csv_rows limit 0").description}
+        _require_columns(path, cols)
+        # Every line of the file: blank ones are skipped by the CSV reader and are not received
+        # (DuckDB rejects a line of spaces as having too few columns: that is blank too).
+        duck.execute(f"""
+            create or replace temp table csv_lines as
+            select line_no, line, {_BLANK} as blank from lines
+            union all
+            select line_no, null, false from line_errors
+        """)
+        duck.execute("""
+            create or replace temp table csv_errors as
+            select line as line_no, list(distinct error_type) as types, string_agg(error_message, '; ') as message,
+                   ltrim(any_value(csv_line), chr(10) || chr(13)) as csv_line
+            from csv_rejects
+            where line not in (select line_no from csv_lines where blank)
+            group by line
+        """)
+        # Good rows fill, in order, the non-blank lines after the header that the reader did not reject
         # (one record per line: quoted newlines inside CSV fields are not supported).
         duck.execute("""
-            create or replace temp table csv_lines as
-            with bad as (select distinct line from csv_rejects),
-            span as (select (select count(*) from csv_rows) + (select count(*) from bad) as n),
-            all_lines as (select i + 2 as line from span, range(n) t(i))
-            select line, row_number() over (order by line) as good_no
-            from all_lines where line not in (select line from bad)
+            create or replace temp table csv_good_lines as
+            select line_no, row_number() over (order by line_no) as good_no
+            from csv_lines
+            where not blank
+              and line_no > (select min(line_no) from csv_lines where not blank)
+              and line_no not in (select line_no from csv_errors)
         """)
-        duck.execute("""
-            create or replace temp table csv_rows as
-            select l.line as line_no, r.* exclude (good_no)
-            from csv_rows r join csv_lines l using (good_no)
-        """)
-        cols = {r[0] for r in duck.execute("select column_name from (describe csv_rows)").fetchall()}
-        _require_columns(path, cols)
-        opt = {c: (c if c in cols else "cast(null as varchar)") for c in
+        counts = duck.execute("select (select count(*) from csv_good_lines), (select count(*) from csv_rows)"
+                              ).fetchone()
+        if counts[0] != counts[1]:
+            # The reader skipped lines some other way: number the good rows from line 2 around the rejects.
+            duck.execute("""
+                create or replace temp table csv_good_lines as
+                select i + 2 as line_no, row_number() over (order by i) as good_no
+                from range((select count(*) from csv_rows) + (select count(*) from csv_errors)) t(i)
+                where i + 2 not in (select line_no from csv_errors)
+            """)
+        opt = {c: (f'rec."{c}"' if c in cols else "cast(null as varchar)") for c in
                ("timestamp", "properties", "precise_total_amount_cents")}
         duck.execute(f"""
             create or replace temp table incoming as
             with rows_as_json as (
-                select line_no,
-                       json_object('transaction_id', transaction_id, 'code', code,
-                                   'external_subscription_id', external_subscription_id,
+                select g.line_no,
+                       json_object('transaction_id', rec.transaction_id, 'code', rec.code,
+                                   'external_subscription_id', rec.external_subscription_id,
                                    'timestamp', {opt['timestamp']},
                                    'precise_total_amount_cents', {opt['precise_total_amount_cents']}) as base,
                        {opt['properties']} as props_text,
-                       raw_text
-                from csv_rows
+                       coalesce(l.line, to_json(rec)::varchar) as raw_text
+                from csv_rows r
+                join csv_good_lines g using (good_no)
+                left join csv_lines l using (line_no)
             ), ev as (
                 -- properties that are not JSON stay a string, and so fail as invalid_properties
                 select line_no, raw_text, true as is_json,
@@ -161,14 +247,14 @@ def _stage(duck, path: Path, fmt: str) -> None:
                        end as ev
                 from rows_as_json
             )
-            select line_no, raw_text, is_json, cast(null as varchar) as csv_error, 'OBJECT' as ev_type,
+            select line_no, raw_text, is_json, cast(null as varchar) as reader_code,
+                   cast(null as varchar) as reader_error, 'OBJECT' as ev_type,
                    {_field_sql('ev')}
             from ev
-            union all
-            select line, any_value(csv_line), true, string_agg(error_message, '; '), 'OBJECT',
-                   null, null, null, null, null, null, null, null, 'NULL', null, null
-            from csv_rejects
-            group by line
+            union all by name
+            select e.line_no, coalesce(l.line, e.csv_line) as raw_text,
+                   {_reader_code('malformed_csv_row')} as reader_code, e.message as reader_error
+            from csv_errors e left join csv_lines l using (line_no)
         """)
     elif fmt == "parquet":
         duck.execute(f"create or replace temp view pq as select * from read_parquet({p}, file_row_number=true)")
@@ -189,19 +275,20 @@ def _stage(duck, path: Path, fmt: str) -> None:
         elif props.startswith(("STRUCT", "MAP")):
             props_expr = "to_json(properties)"
         else:
-            props_expr = "case when json_valid(cast(properties as varchar)) then cast(properties as json) end"
+            # text that is not JSON becomes a JSON string, and so fails as invalid_properties
+            props_expr = ("case when json_valid(cast(properties as varchar)) then cast(properties as json) "
+                          "else to_json(cast(properties as varchar)) end")
         precise = "cast(precise_total_amount_cents as varchar)" if "precise_total_amount_cents" in cols \
             else "cast(null as varchar)"
-        props_valid = "true" if props is None or props.startswith(("STRUCT", "MAP")) else \
-            "properties is null or json_valid(cast(properties as varchar))"
-        typ = {f: ("'VARCHAR'" if cols[f] == "VARCHAR" else "'BIGINT'" if "INT" in cols[f] else "'OTHER'")
+        typ = {f: ("'VARCHAR'" if cols[f] == "VARCHAR" else "'BIGINT'" if cols[f] in _INTEGER_TYPES else "'OTHER'")
                for f in REQUIRED}
         duck.execute(f"""
             create or replace temp table incoming as
             select file_row_number + 1 as line_no,
                    cast(null as varchar) as raw_text,
-                   {props_valid} as is_json,
-                   cast(null as varchar) as csv_error,
+                   true as is_json,
+                   cast(null as varchar) as reader_code,
+                   cast(null as varchar) as reader_error,
                    'OBJECT' as ev_type,
                    case when transaction_id is null then 'NULL' else {typ['transaction_id']} end as transaction_id_type,
                    cast(transaction_id as varchar) as transaction_id,
@@ -221,6 +308,10 @@ def _stage(duck, path: Path, fmt: str) -> None:
         raise ValueError(f"unknown format {fmt!r}")
 
 
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+
+
 def _require_columns(path: Path, cols: set[str]) -> None:
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
@@ -235,9 +326,11 @@ def _classify(duck, source: str, received_at: datetime, batch_id: str) -> None:
         create or replace temp table parsed_ts as
         select *,
                case when ts_text is null then null
-                    when regexp_full_match(trim(ts_text), '-?[0-9]+(\\.[0-9]+)?')
-                        then timezone('UTC', to_timestamp(try_cast(trim(ts_text) as double)))
-                    else timezone('UTC', try_cast(ts_text as timestamptz))
+                    when regexp_full_match(trim(ts_text), '{UNIX_SECONDS}')
+                        then timezone('UTC', to_timestamp(
+                            greatest(least(try_cast(trim(ts_text) as double), {MAX_UNIX}), {MIN_UNIX})))
+                    when regexp_full_match(trim(ts_text), '{ISO_DATE_TIME}')
+                        then timezone('UTC', try_cast(trim(ts_text) as timestamptz))
                end as ts_parsed
         from incoming
     """)
@@ -263,10 +356,11 @@ def _classify(duck, source: str, received_at: datetime, batch_id: str) -> None:
     duck.execute(f"""
         create or replace temp table rejections as
         select {_sql_str(source)} || ':' || line_no as source, reason_code,
-               reason || coalesce(': ' || csv_error, '') as reason,
-               coalesce(raw_text, to_json(struct_pack(transaction_id, code, external_subscription_id,
-                        "timestamp" := ts_text, properties, precise_total_amount_cents := precise_text))::varchar)
-                   as raw_text,
+               reason || coalesce(': ' || reader_error, '') as reason,
+               -- PostgreSQL cannot store a NUL character: it becomes U+FFFD
+               replace(coalesce(raw_text, to_json(struct_pack(transaction_id, code, external_subscription_id,
+                        "timestamp" := ts_text, properties, precise_total_amount_cents := precise_text))::varchar),
+                       chr(0), chr(65533)) as raw_text,
                cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp) as received_at
         from checked
         where reason_code is not null
@@ -301,8 +395,9 @@ def ingest_file(wh: Warehouse, path: str | Path, received_at: datetime | None = 
         if wh.target != "duckdb":
             duck.close()
         else:
-            for t in ("lines", "incoming", "parsed_ts", "checked", "candidates", "rejections", "csv_rows",
-                      "csv_rejects", "csv_scans", "csv_lines"):
+            for t in ("lines", "line_errors", "line_rejects", "line_scans", "incoming", "parsed_ts", "checked",
+                      "candidates", "rejections", "csv_rows", "csv_rejects", "csv_scans", "csv_lines",
+                      "csv_errors", "csv_good_lines"):
                 duck.execute(f"drop table if exists {t}")
             duck.execute("drop view if exists pq")
     return IngestResult(str(path), received, accepted, received - accepted - rejected, rejected, batch_id)
