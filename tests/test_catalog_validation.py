@@ -304,3 +304,56 @@ def test_cli_load_bad_file_exits_2_with_one_line(settings, tmp_path):
     with Warehouse(settings) as wh:
         _, rows = wh.query(f'select object_type, object_key from "{wh.raw}".catalog_changes')
     assert rows == [("billable_metric", "api_calls")]
+
+
+# -- metric expressions and charge filters, checked at load --------------------------------
+def _metric_with_expression(expression):
+    return {"billable_metric": {"name": "Hours", "code": "hours", "aggregation_type": "sum_agg",
+                                "field_name": "hours", "expression": expression}}
+
+
+@pytest.mark.parametrize("expression, fragment", [
+    ("(select count(*) from raw.events)", "expression"),
+    ("1; drop table raw.events", "expression"),
+    ("pg_sleep(10)", "expression"),
+])
+def test_hostile_expression_is_refused_at_load(warehouse, tmp_path, expression, fragment):
+    from tally import catalog
+
+    path = tmp_path / "metric.json"
+    path.write_text(json.dumps(_metric_with_expression(expression)))
+    with pytest.raises(ValueError) as err:
+        catalog.load_paths(warehouse, [path])
+    message = str(err.value)
+    assert "\n" not in message and f"billable_metric 'hours': {fragment}:" in message
+    assert warehouse.query(f'select count(*) from "{warehouse.raw}".catalog_changes')[1][0][0] == 0
+
+
+def test_valid_expression_loads(warehouse, tmp_path):
+    from tally import catalog
+
+    path = tmp_path / "metric.json"
+    path.write_text(json.dumps(_metric_with_expression("CEIL((event.properties.ended_at - event.timestamp) / 3600)")))
+    assert catalog.load_paths(warehouse, [path])[0][1] == 1
+
+
+@pytest.mark.parametrize("values, field, reason", [
+    ({"zone": ["eu"]}, "values.zone", "has no filter on 'zone'"),
+    ({"region": ["mars"]}, "values.region", "'mars' is not one of the metric's values"),
+    ({"region": []}, "values.region", "must be a non-empty list"),
+])
+def test_charge_filter_must_match_the_metric_filters(warehouse, tmp_path, values, field, reason):
+    from tally import catalog
+
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps([
+        {"billable_metric": {"name": "Calls", "code": "calls", "aggregation_type": "count_agg",
+                             "filters": [{"key": "region", "values": ["eu", "us"]}]}},
+        {"plan": {"name": "P", "code": "p", "interval": "monthly", "amount_cents": 0, "amount_currency": "USD",
+                  "charges": [{"billable_metric_code": "calls", "charge_model": "standard",
+                               "properties": {"amount": "1"},
+                               "filters": [{"values": values, "properties": {"amount": "2"}}]}]}}]))
+    with pytest.raises(ValueError) as err:
+        catalog.load_paths(warehouse, [path])
+    assert f"plan 'p': charges[0].filters[0].{field}: " in str(err.value) and reason in str(err.value)
+    assert warehouse.query(f'select count(*) from "{warehouse.raw}".catalog_changes')[1][0][0] == 0

@@ -34,3 +34,36 @@ end
 cast(null as {{ dbt.type_string() }})
 {%- endif -%}
 {%- endmacro %}
+
+
+{#- The local start of a subscription's first billing period (calendar: the start of the
+    week/month/quarter/half-year/year containing it; anniversary: the start date). -#}
+{% macro period_anchor_local(started_local, billing_time, plan_interval) -%}
+cast(case
+    when {{ billing_time }} = 'anniversary' then date_trunc('day', {{ started_local }})
+    when {{ plan_interval }} = 'weekly' then date_trunc('week', {{ started_local }})
+    when {{ plan_interval }} = 'monthly' then date_trunc('month', {{ started_local }})
+    when {{ plan_interval }} = 'quarterly' then date_trunc('quarter', {{ started_local }})
+    when {{ plan_interval }} = 'semiannual' then {{ add_months("date_trunc('year', " ~ started_local ~ ")",
+        "case when extract(month from " ~ started_local ~ ") >= 7 then 6 else 0 end") }}
+    when {{ plan_interval }} = 'yearly' then date_trunc('year', {{ started_local }})
+end as timestamp)
+{%- endmacro %}
+
+{#- The k-th period boundary from the anchor (interval_months 0 = weekly). -#}
+{% macro period_boundary_local(anchor_local, interval_months, k) -%}
+case when {{ interval_months }} = 0 then {{ add_days(anchor_local, '(' ~ k ~ ') * 7') }}
+     else {{ add_months(anchor_local, '(' ~ k ~ ') * ' ~ interval_months) }} end
+{%- endmacro %}
+
+{#- The first period boundary strictly after `ts_local`. -#}
+{% macro next_period_boundary_local(anchor_local, interval_months, ts_local) -%}
+{%- set k -%}
+case when {{ interval_months }} = 0 then {{ int_div(days_between(anchor_local, ts_local), 7) }}
+     else {{ int_div('(extract(year from ' ~ ts_local ~ ') - extract(year from ' ~ anchor_local ~ ')) * 12 + extract(month from '
+                     ~ ts_local ~ ') - extract(month from ' ~ anchor_local ~ ')', interval_months) }} end
+{%- endset -%}
+case when {{ period_boundary_local(anchor_local, interval_months, k) }} > {{ ts_local }}
+     then {{ period_boundary_local(anchor_local, interval_months, k) }}
+     else {{ period_boundary_local(anchor_local, interval_months, k ~ ' + 1') }} end
+{%- endmacro %}

@@ -22,7 +22,7 @@ late_periods as (
     select distinct periods.period_id
     from periods
     inner join events
-        on events.external_subscription_id = periods.external_subscription_id
+        on events.subscription_id = periods.subscription_id
         and events.event_timestamp < periods.to_at
         and events.received_at > periods.knowledge_cutoff_at
     where periods.is_closed
@@ -50,6 +50,7 @@ final as (
         case when is_hindsight then period_id || '#hindsight' else period_id end as period_id,
         period_id as billing_period_id,
         is_hindsight,
+        subscription_id,
         external_subscription_id,
         external_customer_id,
         plan_code,

@@ -1,7 +1,8 @@
 {#- Events matched to the subscription they are billed to, to the charges that price them and to
     the bucket of each charge that prices them:
-    - the subscription with their external_subscription_id, started at or before the event and
-      not terminated before it; the charges of its plan on the event's metric;
+    - the subscription segment (plan) with their external_subscription_id in force at the event's
+      time — and, for recurring metrics, every later segment too, which carries the value
+      across plan changes; the charges of its plan on the event's metric;
     - the charge's most specific matching filter (the one requiring the most keys; every key's
       property must be one of the filter's values), else the charge's default pricing;
     - the values of the pricing's group keys (one fee per combination, Lago's grouped_by).
@@ -75,6 +76,7 @@ matched as (
         -- ids
         events.transaction_id,
         events.external_subscription_id,
+        subscriptions.subscription_id,
         priced_metrics.charge_id,
         events.metric_code,
         priced_metrics.aggregation_type,
@@ -95,11 +97,13 @@ matched as (
     from events
     inner join subscriptions
         on subscriptions.external_subscription_id = events.external_subscription_id
-        and events.event_timestamp >= subscriptions.started_at
+        and events.event_timestamp >= subscriptions.original_started_at
         and (subscriptions.terminated_at is null or events.event_timestamp <= subscriptions.terminated_at)
     inner join priced_metrics
         on priced_metrics.plan_code = subscriptions.plan_code
         and priced_metrics.metric_code = events.metric_code
+    -- a recurring metric carries its earlier events into the segments after a plan change
+    where events.event_timestamp >= subscriptions.started_at or priced_metrics.is_recurring
 
 ),
 
@@ -107,7 +111,7 @@ filter_matches as (
 
     select
         matched.transaction_id,
-        matched.external_subscription_id,
+        matched.subscription_id,
         matched.charge_id,
         filter_values.filter_index,
         filter_values.pricing_id,
@@ -128,7 +132,7 @@ best_filters as (
         select
             *,
             row_number() over (
-                partition by transaction_id, external_subscription_id, charge_id
+                partition by transaction_id, subscription_id, charge_id
                 order by key_count desc, filter_index
             ) as specificity_rank
         from filter_matches
@@ -146,7 +150,7 @@ with_pricing as (
     from matched
     left join best_filters
         on best_filters.transaction_id = matched.transaction_id
-        and best_filters.external_subscription_id = matched.external_subscription_id
+        and best_filters.subscription_id = matched.subscription_id
         and best_filters.charge_id = matched.charge_id
 
 ),
@@ -166,7 +170,7 @@ groups as (
 
     select
         with_pricing.transaction_id,
-        with_pricing.external_subscription_id,
+        with_pricing.subscription_id,
         with_pricing.charge_id,
         '{' || string_agg(
             {{ json_quote('group_keys.group_key') }} || ':'
@@ -184,6 +188,7 @@ final as (
     select
         with_pricing.transaction_id,
         with_pricing.external_subscription_id,
+        with_pricing.subscription_id,
         with_pricing.charge_id,
         with_pricing.pricing_id,
         coalesce(groups.grouped_by, '{}') as grouped_by,
@@ -199,7 +204,7 @@ final as (
     from with_pricing
     left join groups
         on groups.transaction_id = with_pricing.transaction_id
-        and groups.external_subscription_id = with_pricing.external_subscription_id
+        and groups.subscription_id = with_pricing.subscription_id
         and groups.charge_id = with_pricing.charge_id
 
 )

@@ -30,7 +30,8 @@ anchored as (
             when 'semiannual' then 6
             when 'yearly' then 12
         end as interval_months,
-        {{ to_local('started_at', 'timezone') }} as started_local,
+        -- every segment keeps the boundaries of the original start (its anniversary)
+        {{ to_local('original_started_at', 'timezone') }} as started_local,
         {{ to_local('least(coalesce(terminated_at, ' ~ as_of() ~ '), ' ~ as_of() ~ ')', 'timezone') }} as horizon_local
     from subscriptions
 
@@ -40,15 +41,7 @@ with_anchor as (
 
     select
         *,
-        cast(case
-            when billing_time = 'anniversary' then date_trunc('day', started_local)
-            when plan_interval = 'weekly' then date_trunc('week', started_local)
-            when plan_interval = 'monthly' then date_trunc('month', started_local)
-            when plan_interval = 'quarterly' then date_trunc('quarter', started_local)
-            when plan_interval = 'semiannual' then {{ add_months("date_trunc('year', started_local)",
-                "case when extract(month from started_local) >= 7 then 6 else 0 end") }}
-            when plan_interval = 'yearly' then date_trunc('year', started_local)
-        end as timestamp) as anchor_local
+        {{ period_anchor_local('started_local', 'billing_time', 'plan_interval') }} as anchor_local
     from anchored
 
 ),
@@ -72,10 +65,8 @@ bounded as (
     select
         counted.*,
         spine.n as period_index,
-        case when interval_months = 0 then {{ add_days('anchor_local', 'spine.n * 7') }}
-             else {{ add_months('anchor_local', 'spine.n * interval_months') }} end as period_start_local,
-        case when interval_months = 0 then {{ add_days('anchor_local', '(spine.n + 1) * 7') }}
-             else {{ add_months('anchor_local', '(spine.n + 1) * interval_months') }} end as period_end_local
+        {{ period_boundary_local('anchor_local', 'interval_months', 'spine.n') }} as period_start_local,
+        {{ period_boundary_local('anchor_local', 'interval_months', 'spine.n + 1') }} as period_end_local
     from counted
     inner join spine on spine.n <= counted.period_count
 
@@ -95,7 +86,8 @@ periods as (
 
     select
         -- ids
-        external_subscription_id || '/' || cast(period_index as varchar) as period_id,
+        subscription_id || '/' || cast(period_index as varchar) as period_id,
+        subscription_id,
         external_subscription_id,
         external_customer_id,
         plan_code,

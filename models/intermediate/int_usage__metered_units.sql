@@ -39,7 +39,7 @@ in_period as (
         events.transaction_id
     from events
     inner join periods
-        on periods.external_subscription_id = events.external_subscription_id
+        on periods.subscription_id = events.subscription_id
         and events.event_timestamp < periods.to_at
         and (events.is_recurring or events.event_timestamp >= periods.from_at)
         and events.received_at <= periods.knowledge_cutoff_at

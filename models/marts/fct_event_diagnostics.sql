@@ -53,6 +53,20 @@ plan_metrics as (
 
 ),
 
+subscription_summaries as (
+
+    -- one row per external_subscription_id over its segments (plan changes)
+    select
+        external_subscription_id,
+        min(original_started_at) as started_at,
+        min(case when status in ('active', 'terminated') then 0 else 1 end) = 1 as is_pending,
+        max(case when not is_replaced then terminated_at end) as terminated_at
+    from subscriptions
+    where status <> 'canceled'
+    group by external_subscription_id
+
+),
+
 enriched as (
 
     select
@@ -65,35 +79,68 @@ enriched as (
         metrics.aggregation_type,
         metrics.field_name,
         metrics.expression,
-        subscriptions.external_subscription_id is not null as is_known_subscription,
-        subscriptions.status as subscription_status,
-        subscriptions.started_at,
-        subscriptions.terminated_at,
-        plan_metrics.metric_code is not null as is_in_plan,
+        subscription_summaries.external_subscription_id is not null as is_known_subscription,
+        subscription_summaries.is_pending,
+        subscription_summaries.started_at,
+        subscription_summaries.terminated_at,
         case when metrics.expression is not null then events.expression_value
              when metrics.field_name is not null
              then {{ json_str_by_key('events.properties', 'metrics.field_name') }} end as property_value
     from events
     left join metrics on metrics.metric_code = events.metric_code
-    left join subscriptions on subscriptions.external_subscription_id = events.external_subscription_id
+    left join subscription_summaries
+        on subscription_summaries.external_subscription_id = events.external_subscription_id
+
+),
+
+in_segment as (
+
+    -- the segment (plan) in force at the event's time; the later one at a plan change's instant
+    select *
+    from (
+        select
+            enriched.*,
+            subscriptions.subscription_id,
+            subscriptions.plan_code,
+            row_number() over (
+                partition by enriched.external_subscription_id, enriched.transaction_id
+                order by subscriptions.started_at desc
+            ) as segment_rank
+        from enriched
+        left join subscriptions
+            on subscriptions.external_subscription_id = enriched.external_subscription_id
+            and subscriptions.status in ('active', 'terminated')
+            and enriched.event_timestamp >= subscriptions.started_at
+            and (subscriptions.terminated_at is null or enriched.event_timestamp <= subscriptions.terminated_at)
+    ) ranked
+    where segment_rank = 1
+
+),
+
+with_plan as (
+
+    select
+        in_segment.*,
+        plan_metrics.metric_code is not null as is_in_plan
+    from in_segment
     left join plan_metrics
-        on plan_metrics.plan_code = subscriptions.plan_code
-        and plan_metrics.metric_code = events.metric_code
+        on plan_metrics.plan_code = in_segment.plan_code
+        and plan_metrics.metric_code = in_segment.metric_code
 
 ),
 
 with_period as (
 
     select
-        enriched.*,
+        with_plan.*,
         periods.knowledge_cutoff_at,
         periods.to_at as period_billed_at,
         periods.is_closed
-    from enriched
+    from with_plan
     left join periods
-        on periods.external_subscription_id = enriched.external_subscription_id
-        and enriched.event_timestamp >= periods.from_at
-        and enriched.event_timestamp < periods.to_at
+        on periods.subscription_id = with_plan.subscription_id
+        and with_plan.event_timestamp >= periods.from_at
+        and with_plan.event_timestamp < periods.to_at
 
 ),
 
@@ -104,7 +151,7 @@ diagnosed as (
         case
             when not is_known_metric then 'unknown_metric_code'
             when not is_known_subscription then 'unknown_subscription'
-            when subscription_status = 'pending' then 'pending_subscription'
+            when is_pending then 'pending_subscription'
             when event_timestamp < started_at then 'before_subscription_start'
             when terminated_at is not null and event_timestamp > terminated_at then 'terminated_subscription'
             when not is_in_plan then 'metric_not_in_plan'

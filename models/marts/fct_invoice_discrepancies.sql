@@ -74,7 +74,7 @@ late_event_counts as (
     select periods.period_id, events.bucket_id, count(*) as late_events_count
     from events
     inner join periods
-        on periods.external_subscription_id = events.external_subscription_id
+        on periods.subscription_id = events.subscription_id
         and events.event_timestamp >= periods.from_at
         and events.event_timestamp < periods.to_at
         and events.received_at > periods.knowledge_cutoff_at

@@ -326,6 +326,14 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
             if not isinstance(f, dict) or not f.get("key") or not isinstance(f.get("values"), list) \
                     or not f["values"]:
                 raise CatalogError(otype, key, f"filters[{i}]", "needs a key and a non-empty list of values")
+        expression = body.get("expression")
+        if expression not in (None, ""):
+            from .expressions import ExpressionError, parse_expression
+
+            try:
+                parse_expression(expression)
+            except ExpressionError as exc:
+                raise CatalogError(otype, key, "expression", str(exc)) from None
     elif otype == "plan":
         if not body.get("name"):
             raise CatalogError(otype, key, "name", "is required")
@@ -354,9 +362,27 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
             filters = ch.get("filters") or []
             if not isinstance(filters, list):
                 raise CatalogError(otype, key, f"{f}.filters", "must be a list")
+            metric = catalog.body("billable_metric", str(code)) or {}
+            declared = {mf.get("key"): set(map(str, mf.get("values") or []))
+                        for mf in (metric.get("filters") or []) if isinstance(mf, dict)}
             for j, flt in enumerate(filters):
                 if not isinstance(flt, dict):
                     raise CatalogError(otype, key, f"{f}.filters[{j}]", "must be an object")
+                values = flt.get("values")
+                if not isinstance(values, dict) or not values:
+                    raise CatalogError(otype, key, f"{f}.filters[{j}].values",
+                                       "must be an object of property keys to lists of values")
+                for fkey, fvalues in values.items():
+                    if fkey not in declared:
+                        raise CatalogError(otype, key, f"{f}.filters[{j}].values.{fkey}",
+                                           f"billable metric {code!r} has no filter on {fkey!r}")
+                    if not isinstance(fvalues, list) or not fvalues:
+                        raise CatalogError(otype, key, f"{f}.filters[{j}].values.{fkey}",
+                                           "must be a non-empty list of values")
+                    unknown = [v for v in fvalues if str(v) not in declared[fkey]]
+                    if unknown:
+                        raise CatalogError(otype, key, f"{f}.filters[{j}].values.{fkey}",
+                                           f"{unknown[0]!r} is not one of the metric's values for {fkey!r}")
                 validate_charge_properties(model, flt.get("properties"), key, f"{f}.filters[{j}].properties")
             _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
     elif otype == "customer":
