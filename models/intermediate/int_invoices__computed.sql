@@ -2,7 +2,9 @@
     holding the fees of every subscription billed then. It is a draft until its grace period
     ends (customer setting, else organization), then finalized; a finalized invoice of 0 is
     skipped when the customer (or, when it inherits, the organization) does not finalize empty
-    invoices. Finalized invoices are frozen and numbered by fct_finalized_invoices. -#}
+    invoices. Credit notes (unused in-advance fees on termination or upgrade) are consumed by the
+    customer's invoices in order from the one issued with them, each taking at most its total.
+    Finalized invoices are frozen and numbered by fct_finalized_invoices. -#}
 with
 
 fees as (
@@ -23,6 +25,12 @@ organization as (
 
 ),
 
+credit_notes as (
+
+    select * from {{ ref('int_credit_notes__unused_advance_fees') }}
+
+),
+
 invoices as (
 
     select
@@ -34,6 +42,64 @@ invoices as (
         sum(amount_cents) as fees_amount_cents
     from fees
     group by invoice_id, external_customer_id
+
+),
+
+credits_available as (
+
+    -- credit notes issued to the customer up to each invoice's billing moment
+    select
+        invoices.invoice_id,
+        coalesce(sum(credit_notes.credit_amount_cents), 0) as credits_issued_cents
+    from invoices
+    left join credit_notes
+        on credit_notes.external_customer_id = invoices.external_customer_id
+        and credit_notes.issued_at <= invoices.issued_at
+    group by invoices.invoice_id
+
+),
+
+running as (
+
+    select
+        invoices.*,
+        credits_available.credits_issued_cents,
+        sum(invoices.fees_amount_cents) over (
+            partition by invoices.external_customer_id order by invoices.issued_at, invoices.invoice_id
+            rows between unbounded preceding and current row
+        ) as running_totals_cents
+    from invoices
+    inner join credits_available on credits_available.invoice_id = invoices.invoice_id
+
+),
+
+credit_consumed as (
+
+    -- Credits are consumed in invoice order, each invoice taking what it can (never below 0):
+    -- consumed up to invoice i = running total_i + min(0, min over j <= i of (credits_j - running total_j)).
+    select
+        *,
+        running_totals_cents + least(0, min(credits_issued_cents - running_totals_cents) over (
+            partition by external_customer_id order by issued_at, invoice_id
+            rows between unbounded preceding and current row
+        )) as consumed_to_date_cents
+    from running
+
+),
+
+credited as (
+
+    select
+        invoice_id,
+        external_customer_id,
+        issued_at,
+        currency,
+        fees_count,
+        fees_amount_cents,
+        consumed_to_date_cents - coalesce(lag(consumed_to_date_cents) over (
+            partition by external_customer_id order by issued_at, invoice_id
+        ), 0) as credit_notes_amount_cents
+    from credit_consumed
 
 ),
 
@@ -52,7 +118,7 @@ with_settings as (
         coalesce(organization.document_number_prefix,
                  upper(substr(organization.organization_name, 1, 3)) || '-'
                  || upper(right(md5(organization.organization_name), 4))) as number_prefix
-    from invoices
+    from credited as invoices
     inner join customers on customers.external_customer_id = invoices.external_customer_id
     cross join organization
 
@@ -75,10 +141,10 @@ final as (
         fees_amount_cents,
         cast(0 as bigint) as coupons_amount_cents,
         cast(0 as bigint) as taxes_amount_cents,
-        cast(0 as bigint) as credit_notes_amount_cents,
+        cast(credit_notes_amount_cents as bigint) as credit_notes_amount_cents,
         cast(0 as bigint) as prepaid_credit_amount_cents,
         fees_amount_cents as sub_total_excluding_taxes_amount_cents,
-        fees_amount_cents as total_amount_cents,
+        cast(fees_amount_cents - credit_notes_amount_cents as bigint) as total_amount_cents,
 
         -- numbering
         number_prefix,
