@@ -87,18 +87,21 @@ matched as (
         -- a metric with an expression aggregates what it computes (Lago stores it under field_name)
         case when priced_metrics.expression is not null then events.expression_value
              else {{ json_str_by_key('events.properties', 'priced_metrics.field_name') }} end as property_value,
-        coalesce({{ json_str('events.properties', 'operation_type') }}, 'add') as operation_type,
+        case when priced_metrics.aggregation_type = 'unique_count_agg'
+             then coalesce({{ json_str('events.properties', 'operation_type') }}, 'add') end as operation_type,
 
         -- timestamps
         events.event_timestamp,
-        cast({{ to_local('events.event_timestamp', 'subscriptions.timezone') }} as date) as event_date,
+        -- the local date matters only where days are counted (prorated unique counts)
+        case when priced_metrics.aggregation_type = 'unique_count_agg' and priced_metrics.is_recurring
+             then cast({{ to_local('events.event_timestamp', 'subscriptions.timezone') }} as date) end as event_date,
         events.received_at
 
     from events
     inner join subscriptions
         on subscriptions.external_subscription_id = events.external_subscription_id
         and events.event_timestamp >= subscriptions.original_started_at
-        and (subscriptions.terminated_at is null or events.event_timestamp <= subscriptions.terminated_at)
+        and events.event_timestamp <= coalesce(subscriptions.terminated_at, cast('9999-12-31' as timestamp))
     inner join priced_metrics
         on priced_metrics.plan_code = subscriptions.plan_code
         and priced_metrics.metric_code = events.metric_code

@@ -32,7 +32,8 @@ in_period as (
         events.bucket_id,
         events.aggregation_type,
         events.property_value,
-        {{ numeric_or_null('events.property_value') }} as numeric_value,
+        case when events.aggregation_type in ('sum_agg', 'max_agg', 'latest_agg')
+             then {{ numeric_or_null('events.property_value') }} end as numeric_value,
         events.operation_type,
         events.event_timestamp,
         events.received_at,

@@ -95,25 +95,20 @@ enriched as (
 
 in_segment as (
 
-    -- the segment (plan) in force at the event's time; the later one at a plan change's instant
-    select *
-    from (
-        select
-            enriched.*,
-            subscriptions.subscription_id,
-            subscriptions.plan_code,
-            row_number() over (
-                partition by enriched.external_subscription_id, enriched.transaction_id
-                order by subscriptions.started_at desc
-            ) as segment_rank
-        from enriched
-        left join subscriptions
-            on subscriptions.external_subscription_id = enriched.external_subscription_id
-            and subscriptions.status in ('active', 'terminated')
-            and enriched.event_timestamp >= subscriptions.started_at
-            and (subscriptions.terminated_at is null or enriched.event_timestamp <= subscriptions.terminated_at)
-    ) ranked
-    where segment_rank = 1
+    -- the segment (plan) in force at the event's time: segments replaced by a plan change end
+    -- just before the next one starts, so at most one matches
+    select
+        enriched.*,
+        subscriptions.subscription_id,
+        subscriptions.plan_code
+    from enriched
+    left join subscriptions
+        on subscriptions.external_subscription_id = enriched.external_subscription_id
+        and subscriptions.status in ('active', 'terminated')
+        and enriched.event_timestamp >= subscriptions.started_at
+        and enriched.event_timestamp < case when subscriptions.is_replaced then subscriptions.terminated_at
+                                            else cast('9999-12-31' as timestamp) end
+        and enriched.event_timestamp <= coalesce(subscriptions.terminated_at, cast('9999-12-31' as timestamp))
 
 ),
 
