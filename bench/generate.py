@@ -4,10 +4,11 @@
 
 writes
     OUT_DIR/catalog/00_organization.json ... 04_subscriptions.json   (`tally load OUT_DIR/catalog`)
-    OUT_DIR/events.parquet                                           (`tally ingest OUT_DIR/events.parquet`)
+    OUT_DIR/events-2026-01.parquet, OUT_DIR/events-2026-02.parquet  (one `tally ingest` each)
 
-The catalog: N customers spread over five time zones, one calendar-monthly subscription each
-(on one of two plans), and four billable metrics priced by every plan:
+The catalog: N customers spread over five time zones (3-day invoice grace period), one
+calendar-monthly subscription each (on one of two plans), and four billable metrics priced by
+every plan:
 
     api_calls  count_agg                          standard, 0.001 per call
     storage_gb sum_agg on properties.gb           standard, 0.25 per GB
@@ -16,10 +17,15 @@ The catalog: N customers spread over five time zones, one calendar-monthly subsc
                recurring (add/remove events)
 
 The events (transaction_id, external_subscription_id, code, timestamp TIMESTAMP, properties JSON
-text) cover WINDOW_DAYS days from START (January and February 2026), uniformly over the
-subscriptions. They are produced by one DuckDB `COPY (SELECT ... FROM range(M))`: every column is
-a function of the row number and the seed through hash(), so the output is deterministic and
-10M rows take seconds. Transaction ids are unique (no duplicates, nothing rejected).
+text) cover January and February 2026 (from Jan 1 00:00 in Los Angeles, the last of the five
+zones to start January, to Mar 1 00:00 UTC), uniformly over the subscriptions. They are split in
+two files at the moment January has ended in every zone, each meant to be received when its last
+event has happened (see FILES): every event then arrives after it happened and before its
+period's invoice is final (3-day grace period), so none is late.
+
+They are produced by DuckDB SQL over range(M): every column is a function of the row number and
+the seed through hash(), so the output is deterministic and 10M rows take seconds. Transaction
+ids are unique (no duplicates, nothing rejected).
 """
 from __future__ import annotations
 
@@ -30,12 +36,19 @@ from pathlib import Path
 
 import duckdb
 
-START = "2026-01-01 00:00:00"            # first event (UTC)
-WINDOW_DAYS = 59                          # January + February 2026
+START = "2026-01-01 08:00:00"            # first event (UTC): Jan 1 00:00 in Los Angeles
+END = "2026-03-01 00:00:00"              # events are before this (UTC)
 SUBSCRIPTION_AT = "2025-12-01T00:00:00Z"  # every subscription starts before the first event
 CATALOG_AT = "2025-12-01T00:00:00Z"       # knowledge time for `tally load --at`
-INGEST_AT = "2026-03-01T12:00:00Z"        # knowledge time for the events
-BILL_AS_OF = "2026-03-01T12:00:00Z"       # February has ended in every time zone below (LA: 08:00Z)
+# (file name, first timestamp included, first timestamp excluded, knowledge time for `tally ingest --at`).
+# The split is where January has ended in every zone (Los Angeles: Feb 1 08:00Z), and each file is
+# received when its last event has happened, before any invoice its events belong to is final.
+SPLIT = "2026-02-01 08:00:00"
+FILES = [("events-2026-01.parquet", START, SPLIT, "2026-02-01T08:00:00Z"),
+         ("events-2026-02.parquet", SPLIT, END, "2026-03-01T00:00:00Z")]
+GRACE_DAYS = 3                            # customers' invoice_grace_period
+# Every February invoice is final: February ends last in Los Angeles (Mar 1 08:00Z), + 3 days.
+BILL_AS_OF = "2026-03-04T12:00:00Z"
 TIMEZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Tokyo", "America/Los_Angeles"]
 
 # code, share of events (per mille)
@@ -82,7 +95,8 @@ def catalog(subscriptions: int) -> dict[str, list[dict]]:
     for k in range(subscriptions):
         cust = f"cust_{k:06d}"
         customers.append({"customer": {"external_id": cust, "name": f"Customer {k}", "currency": "USD",
-                                       "timezone": TIMEZONES[k % len(TIMEZONES)]}})
+                                       "timezone": TIMEZONES[k % len(TIMEZONES)],
+                                       "invoice_grace_period": GRACE_DAYS}})
         subs.append({"subscription": {"external_id": f"sub_{k:06d}", "external_customer_id": cust,
                                       "plan_code": "scale" if k % 4 == 0 else "starter",
                                       "billing_time": "calendar", "subscription_at": SUBSCRIPTION_AT}})
@@ -108,7 +122,7 @@ def events_sql(events: int, subscriptions: int, seed: int) -> str:
     def h(tag: str) -> str:
         return f"hash(i, {int(seed)}, '{tag}')"
 
-    window_ms = WINDOW_DAYS * 86_400_000
+    window_ms = f"(epoch_ms(timestamp '{END}') - epoch_ms(timestamp '{START}'))"
     bounds, acc = [], 0
     for code, share in EVENT_MIX:
         acc += share
@@ -143,17 +157,24 @@ def events_sql(events: int, subscriptions: int, seed: int) -> str:
 
 
 def write_events(out: Path, events: int, subscriptions: int, seed: int = 42,
-                 row_group_size: int = 122_880) -> Path:
+                 row_group_size: int = 122_880) -> list[dict]:
+    """The events, one Parquet file per entry of FILES (rows in generation order)."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "events.parquet"
     con = duckdb.connect()
+    files = []
     try:
         con.execute("set TimeZone = 'UTC'")
-        con.execute(f"copy ({events_sql(events, subscriptions, seed)}) to '{path}' "
-                    f"(format parquet, compression zstd, row_group_size {int(row_group_size)})")
+        con.execute(f"create temp table events as {events_sql(events, subscriptions, seed)}")
+        for name, lo, hi, at in FILES:
+            path = out / name
+            n = con.execute(f"""copy (select * from events where "timestamp" >= timestamp '{lo}'
+                                      and "timestamp" < timestamp '{hi}') to '{path}'
+                                (format parquet, compression zstd, row_group_size {int(row_group_size)})
+                             """).fetchone()[0]
+            files.append({"path": str(path), "events": n, "ingest_at": at, "bytes": path.stat().st_size})
     finally:
         con.close()
-    return path
+    return files
 
 
 def generate(out: str | Path, events: int, subscriptions: int, seed: int = 42) -> dict:
@@ -161,17 +182,18 @@ def generate(out: str | Path, events: int, subscriptions: int, seed: int = 42) -
     t0 = time.perf_counter()
     cat = write_catalog(out, subscriptions)
     t1 = time.perf_counter()
-    ev = write_events(out, events, subscriptions, seed)
+    files = write_events(out, events, subscriptions, seed)
     t2 = time.perf_counter()
-    return {"catalog_dir": str(cat), "events_file": str(ev), "events": events, "subscriptions": subscriptions,
+    assert sum(f["events"] for f in files) == events
+    return {"catalog_dir": str(cat), "event_files": files, "events": events, "subscriptions": subscriptions,
             "seed": seed, "catalog_seconds": round(t1 - t0, 3), "events_seconds": round(t2 - t1, 3),
-            "events_bytes": ev.stat().st_size, "catalog_at": CATALOG_AT, "ingest_at": INGEST_AT,
+            "events_bytes": sum(f["bytes"] for f in files), "catalog_at": CATALOG_AT,
             "bill_as_of": BILL_AS_OF}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("out", help="output folder (catalog/ and events.parquet)")
+    p.add_argument("out", help="output folder (catalog/ and the events-*.parquet files)")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--subscriptions", type=int, default=1000)
     p.add_argument("--seed", type=int, default=42)

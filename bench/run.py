@@ -7,9 +7,10 @@ TALLY_HOME (so a fresh DuckDB warehouse file):
 
  1. generate the catalog and the events (bench/generate.py; timed apart, not counted);
  2. `tally load --at 2025-12-01T00:00:00Z <catalog>`;
- 3. ingest the Parquet file with tally.ingest.ingest_file, the function `tally ingest` calls,
-    timed in this process (no interpreter start-up) -> ingest s, events/s;
- 4. `tally bill --as-of 2026-03-01T12:00:00Z --skip-tests` -> bill s (wall time of the command,
+ 3. ingest the two Parquet files (January, then February, each with its own knowledge time) with
+    tally.ingest.ingest_file, the function `tally ingest` calls, timed in this process (no
+    interpreter start-up) -> ingest s (both files), events/s;
+ 4. `tally bill --as-of 2026-03-04T12:00:00Z --skip-tests` -> bill s (wall time of the command,
     dbt start-up included); the slowest models are read from dbt's run_results.json;
  5. a bare GROUP BY over the same raw.events, on a fresh DuckDB connection to the same file
     -> group-by s.
@@ -91,7 +92,7 @@ def bench_one(events: int, subscriptions: int, seed: int, work: Path, keep: bool
         res["load_s"], _ = run_cli(["load", "--target", "duckdb", "--at", gen["catalog_at"], gen["catalog_dir"]], env)
 
         # Ingest in this process, against the same warehouse the CLI uses.
-        saved = {k: os.environ.get(k) for k in env}
+        saved = {k: os.environ.get(k) for k in set(env) | {"TALLY_DUCKDB_PATH", "TALLY_RAW_SCHEMA", "TALLY_SCHEMA"}}
         os.environ.update(env)
         for k in ("TALLY_DUCKDB_PATH", "TALLY_RAW_SCHEMA", "TALLY_SCHEMA"):
             os.environ.pop(k, None)
@@ -103,20 +104,27 @@ def bench_one(events: int, subscriptions: int, seed: int, work: Path, keep: bool
 
             settings = load_settings("duckdb")
             assert settings.duckdb_path == home / "tally.duckdb", settings.duckdb_path
+            res["load_average_before_ingest"] = os.getloadavg()[0]
+            res["ingest_files"] = []
             with Warehouse(settings) as wh:
-                t0 = time.perf_counter()
-                result = ingest_file(wh, gen["events_file"], received_at=parse_at(gen["ingest_at"]))
-                res["ingest_s"] = time.perf_counter() - t0
+                for f in gen["event_files"]:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    result = ingest_file(wh, f["path"], received_at=parse_at(f["ingest_at"]))
+                    res["ingest_files"].append({"line": result.line(), "accepted": result.accepted,
+                                                "seconds": time.perf_counter() - t0,
+                                                "cpu_seconds": time.process_time() - c0})
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        res["ingest_line"] = result.line()
-        res["accepted"] = result.accepted
+        res["ingest_s"] = sum(f["seconds"] for f in res["ingest_files"])
+        res["ingest_cpu_s"] = sum(f["cpu_seconds"] for f in res["ingest_files"])
+        res["accepted"] = sum(f["accepted"] for f in res["ingest_files"])
         res["ingest_events_per_s"] = events / res["ingest_s"]
 
+        res["load_average_before_bill"] = os.getloadavg()[0]
         res["bill_s"], res["bill_output"] = run_cli(
             ["bill", "--target", "duckdb", "--as-of", gen["bill_as_of"], "--skip-tests"], env)
         res["slowest_models"] = slowest_models(home)
@@ -130,11 +138,14 @@ def bench_one(events: int, subscriptions: int, seed: int, work: Path, keep: bool
             groups = con.execute(GROUP_BY_SQL).fetchall()
             res["group_by_s"] = time.perf_counter() - t0
             res["group_by_rows"] = len(groups)
-            # sanity: what the bill produced (not timed)
-            res["invoices"], res["fees"], res["fees_amount_cents"] = con.execute(
-                "select (select count(*) from main.fct_invoices), count(*), sum(amount_cents) "
-                "from main.fct_fees").fetchone()
+            # sanity: what the bill produced (not timed); charge fees of 0 would mean no usage was billed
+            fee_cols = {d[0] for d in con.execute("select * from main.fct_fees limit 0").description}
+            type_col = "fee_type" if "fee_type" in fee_cols else "type"
+            res["invoices"], res["fees"], res["fees_amount_cents"], res["charge_fees_amount_cents"] = con.execute(
+                f"select (select count(*) from main.fct_invoices), count(*), sum(amount_cents), "
+                f"sum(case when {type_col} = 'charge' then amount_cents else 0 end) from main.fct_fees").fetchone()
             res["fees_amount_cents"] = int(res["fees_amount_cents"] or 0)
+            res["charge_fees_amount_cents"] = int(res["charge_fees_amount_cents"] or 0)
         finally:
             con.close()
         res["bill_over_group_by"] = res["bill_s"] / res["group_by_s"]
@@ -200,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"   generate {r['generate_s']:.2f} s (not counted), parquet {r['parquet_bytes'] / 1e6:.0f} MB; "
               f"load catalog {r['load_s']:.2f} s")
-        print(f"   {r['ingest_line']}")
+        for f in r["ingest_files"]:
+            print(f"   {f['line']}  ({f['seconds']:.2f} s)")
+        print(f"   ingest {r['ingest_s']:.2f} s wall, {r['ingest_cpu_s']:.2f} s CPU; 1-min load average before "
+              f"ingest {r['load_average_before_ingest']:.2f}, before bill {r['load_average_before_bill']:.2f} "
+              f"(on {os.cpu_count()} CPUs: higher means other work competed)")
         print(f"   {r['bill_output'].splitlines()[-1] if r['bill_output'] else ''}; "
-              f"{r['fees']:,} fees, {r['fees_amount_cents']:,} cents; "
+              f"{r['fees']:,} fees, {r['fees_amount_cents']:,} cents ({r['charge_fees_amount_cents']:,} from charges); "
               f"models {r['models_total_s']:.2f} s of {r['bill_s']:.2f} s")
         print("   slowest models: " + ", ".join(f"{m} {s:.2f} s" for m, s in r["slowest_models"]))
 
