@@ -1,4 +1,4 @@
-{#- The billing periods usage is computed for. Each period once as billed (its knowledge cutoff:
+{#- The periods usage is computed for (int_subscriptions__charge_periods). Each period once as billed (its knowledge cutoff:
     the finalization of its invoice), and, when events for it arrived after that cutoff, once more
     in hindsight (knowing every event up to as_of) — so that the amount late events would have
     changed can be shown next to the frozen invoice (fct_invoice_discrepancies) without ever
@@ -7,7 +7,7 @@ with
 
 periods as (
 
-    select * from {{ ref('int_subscriptions__billing_periods') }}
+    select * from {{ ref('int_subscriptions__charge_periods') }}
 
 ),
 

@@ -98,6 +98,8 @@ periods as (
         invoice_grace_period,
         currency,
         is_pay_in_advance,
+        is_bill_charges_monthly,
+        plan_interval,
         plan_amount_cents,
         started_at,
         terminated_at,

@@ -180,6 +180,7 @@ joined as (
         plans.amount_cents as plan_amount_cents,
         plans.currency,
         plans.is_pay_in_advance,
+        plans.is_bill_charges_monthly,
         plans.trial_period_days,
         origins.billing_time,
         origins.timezone,

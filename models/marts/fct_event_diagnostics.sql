@@ -43,7 +43,7 @@ charges as (
 
 periods as (
 
-    select * from {{ ref('int_subscriptions__billing_periods') }}
+    select * from {{ ref('int_subscriptions__charge_periods') }}
 
 ),
 

@@ -40,7 +40,7 @@ events as (
 
 periods as (
 
-    select * from {{ ref('int_subscriptions__billing_periods') }}
+    select * from {{ ref('int_subscriptions__charge_periods') }}
 
 ),
 
