@@ -29,6 +29,7 @@ bench: $(STAMP)
 ## Dagster UI on http://127.0.0.1:3000
 dagster: $(STAMP)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/warehouse/dagster} ; mkdir -p $$DAGSTER_HOME ; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/python -m tally.project && \
 	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -m tally.definitions
 
 clean:

@@ -4,7 +4,7 @@ select {{ partition_by }}, min({{ column_name }}) as first_id, max({{ column_nam
        count(distinct {{ column_name }}) as distinct_ids, count({{ column_name }}) as ids
 from {{ model }}
 where {{ column_name }} is not null
-group by {{ partition_by }}
+group by 1
 having min({{ column_name }}) <> 1
     or max({{ column_name }}) <> count(distinct {{ column_name }})
     or count(distinct {{ column_name }}) <> count({{ column_name }})
