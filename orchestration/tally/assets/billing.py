@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Failure, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
-from ..dbt_runner import bill, format_as_of
+from ..dbt_runner import bill, dbt_vars, format_as_of
 from ..project import files_missing_from_manifest, tally_project
 from ..resources.dbt import TallyDbtCliResource
 from ..resources.warehouse import WAREHOUSE_POOL, TallyWarehouse
@@ -151,7 +151,7 @@ def billing_models(context: AssetExecutionContext, dbt: TallyDbtCliResource, war
     events: list = []
     failure: BaseException | None = None
     invocation = dbt.cli(
-        ["build", "--vars", json.dumps({"as_of": format_as_of(as_of)}), "--exclude-resource-type", "unit_test"],
+        ["build", "--vars", json.dumps(dbt_vars(settings, as_of)), "--exclude-resource-type", "unit_test"],
         context=context,
     )
     try:
