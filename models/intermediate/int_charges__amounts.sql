@@ -27,7 +27,7 @@ tiered_amounts as (
         period_units.period_id,
         period_units.bucket_id,
         sum(case
-            when tiers.charge_model = 'graduated' then {{ graduated_tier_amount(
+            when tiers.charge_model in ('graduated', 'graduated_percentage') then {{ graduated_tier_amount(
                 'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
             else {{ volume_tier_amount(
                 'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
@@ -51,6 +51,7 @@ priced as (
                 'cast(' ~ json_str('period_units.properties', 'package_size') ~ ' as integer)',
                 'cast(coalesce(' ~ json_str('period_units.properties', 'free_units') ~ ", '0') as integer)") }}
             when 'graduated' then tiered_amounts.amount
+            when 'graduated_percentage' then tiered_amounts.amount
             when 'volume' then tiered_amounts.amount
         end as amount,
         currencies.subunit_to_unit
@@ -84,7 +85,9 @@ final as (
         events_count,
 
         -- amounts
-        {{ to_money('coalesce(amount, 0) * subunit_to_unit') }} as precise_amount_cents,
+        -- dynamic: the events carry their price, already in the minor unit
+        case when charge_model = 'dynamic' then {{ to_money('coalesce(dynamic_amount_cents, 0)') }}
+             else {{ to_money('coalesce(amount, 0) * subunit_to_unit') }} end as precise_amount_cents,
         currency,
 
         -- flags

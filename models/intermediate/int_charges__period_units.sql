@@ -73,7 +73,8 @@ events_in_period as (
         events.bucket_id,
         min(events.pricing_id) as pricing_id,
         min(events.grouped_by) as grouped_by,
-        count(*) as events_count
+        count(*) as events_count,
+        sum(events.precise_total_amount_cents) as dynamic_amount_cents
     from events
     inner join periods
         on periods.subscription_id = events.subscription_id
@@ -137,6 +138,8 @@ final as (
         {{ to_units(round_units('coalesce(units.units, 0)', 'metrics.rounding_function', 'metrics.rounding_precision')) }}
             as units,
         coalesce(events_in_period.events_count, 0) as events_count,
+        -- dynamic charges: the prices the events carried (precise_total_amount_cents)
+        coalesce(events_in_period.dynamic_amount_cents, 0) as dynamic_amount_cents,
 
         -- pricing
         charges.charge_model,

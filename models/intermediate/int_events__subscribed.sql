@@ -84,6 +84,7 @@ matched as (
 
         -- values
         events.properties,
+        events.precise_total_amount_cents,
         -- a metric with an expression aggregates what it computes (Lago stores it under field_name)
         case when priced_metrics.expression is not null then events.expression_value
              else {{ json_str_by_key('events.properties', 'priced_metrics.field_name') }} end as property_value,
@@ -200,6 +201,7 @@ final as (
         with_pricing.aggregation_type,
         with_pricing.is_recurring,
         with_pricing.property_value,
+        with_pricing.precise_total_amount_cents,
         with_pricing.operation_type,
         with_pricing.event_timestamp,
         with_pricing.event_date,
