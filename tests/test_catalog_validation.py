@@ -357,3 +357,13 @@ def test_charge_filter_must_match_the_metric_filters(warehouse, tmp_path, values
         catalog.load_paths(warehouse, [path])
     assert f"plan 'p': charges[0].filters[0].{field}: " in str(err.value) and reason in str(err.value)
     assert warehouse.query(f'select count(*) from "{warehouse.raw}".catalog_changes')[1][0][0] == 0
+
+
+def test_custom_agg_is_refused_not_billed_as_zero(warehouse, tmp_path):
+    from tally import catalog
+
+    path = tmp_path / "metric.json"
+    path.write_text(json.dumps({"billable_metric": {"name": "C", "code": "c", "aggregation_type": "custom_agg"}}))
+    with pytest.raises(ValueError) as err:
+        catalog.load_paths(warehouse, [path])
+    assert "billable_metric 'c': aggregation_type: custom_agg is not supported" in str(err.value)

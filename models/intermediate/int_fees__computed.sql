@@ -13,6 +13,22 @@ charge_amounts as (
 
 ),
 
+subscriptions as (
+
+    select * from {{ ref('int_subscriptions__lifecycle') }}
+
+),
+
+creations as (
+
+    -- when each subscription became known: a subscription_at in the past (a migration) is
+    -- never back-billed, as in Lago: billing moments before its creation are skipped
+    select external_subscription_id, min(created_at) as created_at
+    from subscriptions
+    group by external_subscription_id
+
+),
+
 plan_fees as (
 
     select
@@ -65,9 +81,14 @@ usage_fees as (
 
 all_fees as (
 
-    select * from plan_fees
-    union all
-    select * from usage_fees
+    select fees.*
+    from (
+        select * from plan_fees
+        union all
+        select * from usage_fees
+    ) fees
+    inner join creations on creations.external_subscription_id = fees.external_subscription_id
+    where fees.billed_at >= creations.created_at
 
 ),
 

@@ -315,6 +315,11 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
     if otype == "billable_metric":
         agg = body.get("aggregation_type")
         _one_of(agg, AGGREGATION_TYPES, otype, key, "aggregation_type", "unknown aggregation type {value!r}")
+        if agg == "custom_agg":
+            # Lago runs custom aggregations with code written for one organization; there is no
+            # definition to bring, so refusing it beats billing its events as 0.
+            raise CatalogError(otype, key, "aggregation_type",
+                               "custom_agg is not supported: Lago computes it with organization-specific code")
         if agg not in ("count_agg", "custom_agg") and not body.get("field_name"):
             raise CatalogError(otype, key, "field_name", f"is required for {agg}")
         if body.get("recurring") and agg not in RECURRING_AGGREGATIONS:
