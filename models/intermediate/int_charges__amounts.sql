@@ -86,7 +86,8 @@ final as (
 
         -- amounts
         -- dynamic: the events carry their price, already in the minor unit
-        case when charge_model = 'dynamic' then {{ to_money('coalesce(dynamic_amount_cents, 0)') }}
+        case when charge_model = 'dynamic' and units = 0 then {{ to_money(0) }}
+             when charge_model = 'dynamic' then {{ to_money('coalesce(dynamic_amount_cents, 0)') }}
              else {{ to_money('coalesce(amount, 0) * subunit_to_unit') }} end as precise_amount_cents,
         currency,
 
