@@ -23,6 +23,7 @@ REQUIRED = ("transaction_id", "code", "external_subscription_id")
 
 # A `\u0000` escape in JSON text (one not itself escaped as `\\u0000`).
 NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+NUL_TEXT = r"\u0000"
 
 # The first matching rule names the reason; order matters (structure before fields).
 # A NUL character is refused in the key fields and in properties: PostgreSQL cannot store it, and
@@ -39,11 +40,13 @@ REJECTION_RULES = [
        f"{f}_type not in ('VARCHAR', 'BIGINT', 'UBIGINT') or contains({f}, chr(0))")
       for f in REQUIRED],
     ("invalid_timestamp", "timestamp is neither Unix seconds nor an ISO 8601 date-time",
-     "ts_text is not null and ts_parsed is null"),
+     "ts_given and ts_parsed is null"),
     ("timestamp_out_of_range", "timestamp is before 1970 or after 2100",
      "ts_parsed is not null and (ts_parsed < timestamp '1970-01-01' or ts_parsed >= timestamp '2100-01-01')"),
     ("invalid_properties", "properties must be a JSON object (without NUL characters)",
-     f"props_type not in ('OBJECT', 'NULL') or regexp_matches(cast(properties as varchar), '{NUL_ESCAPE}')"),
+     # (the regex only runs on the rare text that contains `\u0000` at all)
+     f"props_type not in ('OBJECT', 'NULL') or (contains(cast(properties as varchar), '{NUL_TEXT}') "
+     f"and regexp_matches(cast(properties as varchar), '{NUL_ESCAPE}'))"),
     ("invalid_precise_total_amount_cents", "precise_total_amount_cents must be a number",
      "precise_text is not null and try_cast(precise_text as decimal(38, 12)) is null"),
 ]
@@ -119,7 +122,7 @@ def _read_lines(duck, p: str) -> None:
     """Temp tables `lines` (line_no, line): the file's lines numbered as in the file, blank ones
     included; and `line_errors` (line_no, types, message, csv_line): the lines DuckDB could not read
     as text (not UTF-8, longer than the reader's limit, a NUL byte)."""
-    duck.execute("drop table if exists line_rejects; drop table if exists line_scans")
+    duck.execute("drop table if exists temp.line_rejects; drop table if exists temp.line_scans")
     duck.execute(f"""
         create or replace temp table lines as
         select row_number() over () as line_no, line
@@ -147,13 +150,45 @@ def _read_lines(duck, p: str) -> None:
         """)
 
 
-def _stage(duck, path: Path, fmt: str) -> None:
-    """Create temp table `incoming`: one row per received row, with its fields as text."""
+def _parse_ts(text: str) -> str:
+    """SQL: the UTC `timestamp` a timestamp text stands for (Unix seconds or ISO 8601), else NULL.
+    (Unix seconds never hold a `:`: the cheap test spares most ISO texts a regex.)"""
+    t = f"trim({text})"
+    return f"""case when {text} is null then null
+                    when not contains({text}, ':') and regexp_full_match({t}, '{UNIX_SECONDS}')
+                        then timezone('UTC', to_timestamp(greatest(least(try_cast({t} as double), {MAX_UNIX}), {MIN_UNIX})))
+                    when regexp_full_match({t}, '{ISO_DATE_TIME}')
+                        then timezone('UTC', try_cast({t} as timestamptz))
+               end"""
+
+
+def _text_view(select: str) -> str:
+    """SQL: view `incoming` over a select of text fields (`ts_text` among them)."""
+    return f"""
+        create or replace temp view incoming as
+        select *, ts_text is not null as ts_given, {_parse_ts('ts_text')} as ts_parsed
+        from ({select})
+    """
+
+
+# Parquet timestamp types that convert exactly to the microsecond UTC `timestamp` their text form parses to.
+_PARQUET_TS = {
+    "TIMESTAMP WITH TIME ZONE": "timezone('UTC', ts_src)",
+    "TIMESTAMP": "ts_src",
+    "TIMESTAMP_MS": "cast(ts_src as timestamp)",
+    "TIMESTAMP_S": "cast(ts_src as timestamp)",
+    # a cast would round the nanoseconds; the text form truncates them
+    "TIMESTAMP_NS": "make_timestamp(epoch_ns(ts_src) // 1000)",
+}
+
+
+def _stage(duck, path: Path, fmt: str) -> str:
+    """Create temp view `incoming`: one row per received row, with its fields as text, `ts_given` and
+    `ts_parsed`. Returns the SQL (over `incoming`) of the timestamp as text, for rejected rows only."""
     p = _sql_str(str(path))
     if fmt == "ndjson":
         _read_lines(duck, p)
-        duck.execute(f"""
-            create or replace temp table incoming as
+        duck.execute(_text_view(f"""
             with parsed as (
                 select line_no, line as raw_text, json_valid(line) as is_json,
                        case when json_valid(line) then cast(line as json) end as doc
@@ -174,10 +209,11 @@ def _stage(duck, path: Path, fmt: str) -> None:
             select line_no, csv_line as raw_text, {_reader_code('invalid_json')} as reader_code,
                    message as reader_error
             from line_errors
-        """)
+        """))
+        return "ts_text"
     elif fmt == "csv":
         _read_lines(duck, p)
-        duck.execute("drop table if exists csv_rejects; drop table if exists csv_scans")
+        duck.execute("drop table if exists temp.csv_rejects; drop table if exists temp.csv_scans")
         duck.execute(f"""
             create or replace temp table csv_rows as
             select row_number() over () as good_no, r as rec
@@ -224,8 +260,7 @@ def _stage(duck, path: Path, fmt: str) -> None:
             """)
         opt = {c: (f'rec."{c}"' if c in cols else "cast(null as varchar)") for c in
                ("timestamp", "properties", "precise_total_amount_cents")}
-        duck.execute(f"""
-            create or replace temp table incoming as
+        duck.execute(_text_view(f"""
             with rows_as_json as (
                 select g.line_no,
                        json_object('transaction_id', rec.transaction_id, 'code', rec.code,
@@ -255,25 +290,42 @@ def _stage(duck, path: Path, fmt: str) -> None:
             select e.line_no, coalesce(l.line, e.csv_line) as raw_text,
                    {_reader_code('malformed_csv_row')} as reader_code, e.message as reader_error
             from csv_errors e left join csv_lines l using (line_no)
-        """)
+        """))
+        return "ts_text"
     elif fmt == "parquet":
         duck.execute(f"create or replace temp view pq as select * from read_parquet({p}, file_row_number=true)")
         cols = {r[0]: r[1] for r in duck.execute("select column_name, column_type from (describe pq)").fetchall()}
         _require_columns(path, set(cols))
         ts = cols.get("timestamp")
+        # The timestamp as text, as a text field would carry it: kept for rejected rows, and parsed for
+        # the rare values a typed timestamp cannot be used as is for.
         if ts is None:
-            ts_expr = "cast(null as varchar)"
+            ts_text = "cast(null as varchar)"
         elif ts.startswith("TIMESTAMP WITH"):
-            ts_expr = "strftime(timezone('UTC', \"timestamp\"), '%Y-%m-%dT%H:%M:%S.%fZ')"
+            ts_text = "strftime(timezone('UTC', ts_src), '%Y-%m-%dT%H:%M:%S.%fZ')"
         elif ts.startswith("TIMESTAMP"):
-            ts_expr = "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%fZ')"
+            ts_text = "strftime(ts_src, '%Y-%m-%dT%H:%M:%S.%fZ')"
         else:
-            ts_expr = 'cast("timestamp" as varchar)'
+            ts_text = "cast(ts_src as varchar)"
+        if ts in _PARQUET_TS:
+            # Within 1970..2100 a typed timestamp is what its text parses back to: use it directly.
+            cast = "timestamp_ns" if ts == "TIMESTAMP_NS" else "timestamp"
+            bound = "ts_src" if ts == "TIMESTAMP_NS" else _PARQUET_TS[ts]
+            ts_parsed = f"""case when ts_src is null then null
+                                 when {bound} >= {cast} '1970-01-01' and {bound} < {cast} '2100-01-01'
+                                     then {_PARQUET_TS[ts]}
+                                 else {_parse_ts(ts_text)} end"""
+        else:
+            ts_parsed = _parse_ts(ts_text)
         props = cols.get("properties")
         if props is None:
             props_expr = "cast(null as json)"
         elif props.startswith(("STRUCT", "MAP")):
             props_expr = "to_json(properties)"
+        elif props == "VARCHAR":
+            # text that is not JSON becomes a JSON string, and so fails as invalid_properties
+            # (one parse: a failed try_cast is what json_valid refuses)
+            props_expr = "coalesce(try_cast(properties as json), to_json(properties))"
         else:
             # text that is not JSON becomes a JSON string, and so fails as invalid_properties
             props_expr = ("case when json_valid(cast(properties as varchar)) then cast(properties as json) "
@@ -283,8 +335,8 @@ def _stage(duck, path: Path, fmt: str) -> None:
         typ = {f: ("'VARCHAR'" if cols[f] == "VARCHAR" else "'BIGINT'" if cols[f] in _INTEGER_TYPES else "'OTHER'")
                for f in REQUIRED}
         duck.execute(f"""
-            create or replace temp table incoming as
-            select file_row_number + 1 as line_no,
+            create or replace temp view incoming as
+            select line_no,
                    cast(null as varchar) as raw_text,
                    true as is_json,
                    cast(null as varchar) as reader_code,
@@ -297,13 +349,23 @@ def _stage(duck, path: Path, fmt: str) -> None:
                    case when external_subscription_id is null then 'NULL'
                         else {typ['external_subscription_id']} end as external_subscription_id_type,
                    cast(external_subscription_id as varchar) as external_subscription_id,
-                   null as ts_type,
-                   {ts_expr} as ts_text,
-                   coalesce(json_type({props_expr}), 'NULL') as props_type,
-                   {props_expr} as properties,
-                   {precise} as precise_text
-            from pq
+                   ts_src,
+                   ts_src is not null as ts_given,
+                   {ts_parsed} as ts_parsed,
+                   -- valid JSON that starts with a brace is an object: no need to parse it again to know
+                   case when props is null then 'NULL' when starts_with(props, '{{') then 'OBJECT'
+                        else coalesce(json_type(props), 'NULL') end as props_type,
+                   props as properties,
+                   precise_text
+            from (
+                select file_row_number + 1 as line_no, transaction_id, code, external_subscription_id,
+                       {'"timestamp"' if ts else 'cast(null as varchar)'} as ts_src,
+                       {props_expr} as props,
+                       {precise} as precise_text
+                from pq
+            )
         """)
+        return ts_text
     else:
         raise ValueError(f"unknown format {fmt!r}")
 
@@ -318,53 +380,100 @@ def _require_columns(path: Path, cols: set[str]) -> None:
         raise ValueError(f"{path}: missing required column(s): {', '.join(missing)}")
 
 
-def _classify(duck, source: str, received_at: datetime, batch_id: str) -> None:
-    """Temp table `checked`: every incoming row with its fate (NULL reason = acceptable)."""
+def _classify(duck, ts_text: str) -> None:
+    """Temp table `checked`: every incoming row with its fate (NULL reason_code = acceptable), with
+    only the columns the writers need; the raw text is kept for rejected rows only."""
     reason_case = "\n".join(f"when {cond} then '{code}'" for code, _, cond in REJECTION_RULES)
-    text_case = "\n".join(f"when {cond} then {_sql_str(text)}" for _, text, cond in REJECTION_RULES)
-    duck.execute(f"""
-        create or replace temp table parsed_ts as
-        select *,
-               case when ts_text is null then null
-                    when regexp_full_match(trim(ts_text), '{UNIX_SECONDS}')
-                        then timezone('UTC', to_timestamp(
-                            greatest(least(try_cast(trim(ts_text) as double), {MAX_UNIX}), {MIN_UNIX})))
-                    when regexp_full_match(trim(ts_text), '{ISO_DATE_TIME}')
-                        then timezone('UTC', try_cast(trim(ts_text) as timestamptz))
-               end as ts_parsed
-        from incoming
-    """)
     duck.execute(f"""
         create or replace temp table checked as
-        select *,
-               case {reason_case} end as reason_code,
-               case {text_case} end as reason
-        from parsed_ts
+        select line_no, reason_code, transaction_id, external_subscription_id, code, ts_parsed, properties,
+               precise_text,
+               -- PostgreSQL cannot store a NUL character: it becomes U+FFFD
+               case when reason_code is not null then
+                   replace(coalesce(raw_text, to_json(struct_pack(transaction_id, code, external_subscription_id,
+                            "timestamp" := {ts_text}, properties,
+                            precise_total_amount_cents := precise_text))::varchar), chr(0), chr(65533))
+               end as raw_text,
+               case when reason_code is not null then reader_error end as reader_error
+        from (select *, case {reason_case} end as reason_code from incoming)
     """)
+
+
+def _outcomes(duck, source: str, received_at: datetime, batch_id: str) -> None:
+    """Temp table `skip_lines`: the acceptable lines whose key an earlier acceptable line of the file
+    holds (first received wins); view `accepted` (the acceptable rows as `raw.events` rows, with their
+    `line_no`) and view `rejections` (as `raw.rejected` rows)."""
+    at = f"cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp)"
     duck.execute(f"""
-        create or replace temp table candidates as
-        select transaction_id, external_subscription_id, code,
+        create or replace temp view accepted as
+        select line_no, transaction_id, external_subscription_id, code,
                ts_parsed as "timestamp",
                coalesce(properties, cast('{{}}' as json)) as properties,
                try_cast(precise_text as decimal(38, 12)) as precise_total_amount_cents,
-               cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp) as received_at,
-               {_sql_str(batch_id)} as batch_id,
-               row_number() over (partition by external_subscription_id, transaction_id order by line_no) as nth
+               {at} as received_at,
+               {_sql_str(batch_id)} as batch_id
         from checked
         where reason_code is null
     """)
+    duck.execute("create or replace temp table skip_lines (line_no bigint)")
+    if _dup_hashes(duck):
+        duck.execute("""
+            insert into skip_lines
+            select line_no from (
+                select line_no,
+                       row_number() over (partition by external_subscription_id, transaction_id
+                                          order by line_no) as nth
+                from checked
+                where reason_code is null
+                  and hash(external_subscription_id, transaction_id) in (select h from dup_hashes)
+            )
+            where nth > 1
+        """)
+    reason_text = " ".join(f"when '{code}' then {_sql_str(text)}" for code, text, _ in REJECTION_RULES)
     duck.execute(f"""
-        create or replace temp table rejections as
+        create or replace temp view rejections as
         select {_sql_str(source)} || ':' || line_no as source, reason_code,
-               reason || coalesce(': ' || reader_error, '') as reason,
-               -- PostgreSQL cannot store a NUL character: it becomes U+FFFD
-               replace(coalesce(raw_text, to_json(struct_pack(transaction_id, code, external_subscription_id,
-                        "timestamp" := ts_text, properties, precise_total_amount_cents := precise_text))::varchar),
-                       chr(0), chr(65533)) as raw_text,
-               cast({_sql_str(received_at.isoformat(sep=' '))} as timestamp) as received_at
+               case reason_code {reason_text} end || coalesce(': ' || reader_error, '') as reason,
+               raw_text,
+               {at} as received_at
         from checked
         where reason_code is not null
     """)
+
+
+def _dup_hashes(duck) -> int:
+    """Temp table `dup_hashes`: the hashes of keys that more than one acceptable row has (usually none:
+    sorting the hashes finds that faster than grouping by the key strings). Returns their number."""
+    import numpy as np
+
+    hashes = np.asarray(duck.execute("""
+        select hash(external_subscription_id, transaction_id) as h from checked where reason_code is null
+    """).fetchnumpy()["h"])
+    hashes.sort()
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    duck.execute("create or replace temp table dup_hashes (h ubigint)")
+    if len(repeated):
+        import pyarrow as pa
+
+        duck.register("tally_dup_hashes", pa.table({"h": repeated}))
+        try:
+            duck.execute("insert into dup_hashes select h from tally_dup_hashes")
+        finally:
+            duck.unregister("tally_dup_hashes")
+    return len(repeated)
+
+
+def _candidates(duck) -> str:
+    """SQL: the accepted rows not in `skip_lines` (no join when there is nothing to skip: a join in
+    front of a large insert slows it down)."""
+    if duck.execute("select count(*) from skip_lines").fetchone()[0]:
+        return "(select a.* from accepted a anti join skip_lines s on s.line_no = a.line_no)"
+    return "accepted"
+
+
+_TEMP_TABLES = ("lines", "line_errors", "line_rejects", "line_scans", "checked", "dup_hashes", "skip_lines",
+                "csv_rows", "csv_rejects", "csv_scans", "csv_lines", "csv_errors", "csv_good_lines")
+_TEMP_VIEWS = ("rejections", "accepted", "incoming", "pq")
 
 
 def ingest_file(wh: Warehouse, path: str | Path, received_at: datetime | None = None,
@@ -384,22 +493,23 @@ def ingest_file(wh: Warehouse, path: str | Path, received_at: datetime | None = 
         duck = duckdb.connect()
         duck.execute("set TimeZone = 'UTC'")
     try:
-        _stage(duck, path, fmt)
-        _classify(duck, str(path), received_at, batch_id)
-        received = duck.execute("select count(*) from checked").fetchone()[0]
+        ts_text = _stage(duck, path, fmt)
+        _classify(duck, ts_text)
+        _outcomes(duck, str(path), received_at, batch_id)
+        received, rejected = duck.execute(
+            "select count(*), count(reason_code) from checked").fetchone()
         if wh.target == "duckdb":
-            accepted, rejected = _write_duckdb(wh, duck)
+            accepted = _write_duckdb(wh, duck, rejected)
         else:
-            accepted, rejected = _write_postgres(wh, duck)
+            accepted = _write_postgres(wh, duck, rejected)
     finally:
         if wh.target != "duckdb":
             duck.close()
         else:
-            for t in ("lines", "line_errors", "line_rejects", "line_scans", "incoming", "parsed_ts", "checked",
-                      "candidates", "rejections", "csv_rows", "csv_rejects", "csv_scans", "csv_lines",
-                      "csv_errors", "csv_good_lines"):
-                duck.execute(f"drop table if exists {t}")
-            duck.execute("drop view if exists pq")
+            for v in _TEMP_VIEWS:
+                duck.execute(f"drop view if exists temp.{v}")
+            for t in _TEMP_TABLES:
+                duck.execute(f"drop table if exists temp.{t}")
     return IngestResult(str(path), received, accepted, received - accepted - rejected, rejected, batch_id)
 
 
@@ -407,25 +517,30 @@ _EVENT_COLS = ('transaction_id, external_subscription_id, code, "timestamp", pro
                "precise_total_amount_cents, received_at, batch_id")
 
 
-def _write_duckdb(wh: Warehouse, duck) -> tuple[int, int]:
+def _write_duckdb(wh: Warehouse, duck, rejected: int) -> int:
     raw = f'"{wh.raw}"'
-    rejected = duck.execute("select count(*) from rejections").fetchone()[0]
     with wh.transaction():
+        # first received wins: the lines whose key raw.events already holds are duplicates too
+        if duck.execute(f"select count(*) from (select 1 from {raw}.events limit 1)").fetchone()[0]:
+            duck.execute(f"""
+                insert into skip_lines
+                select a.line_no from accepted a
+                semi join {raw}.events e
+                    on e.external_subscription_id = a.external_subscription_id
+                   and e.transaction_id = a.transaction_id
+            """)
         accepted = duck.execute(f"""
             insert into {raw}.events ({_EVENT_COLS})
-            select {_EVENT_COLS} from candidates c
-            where nth = 1 and not exists (
-                select 1 from {raw}.events e
-                where e.external_subscription_id = c.external_subscription_id
-                  and e.transaction_id = c.transaction_id)
+            select {_EVENT_COLS} from {_candidates(duck)}
         """).fetchone()[0]
-        duck.execute(f"""
-            insert into {raw}.rejected (source, reason_code, reason, raw_text, received_at)
-            select * from rejections r
-            where not exists (select 1 from {raw}.rejected x
-                              where x.source = r.source and x.raw_text is not distinct from r.raw_text)
-        """)
-    return accepted, rejected
+        if rejected:
+            duck.execute(f"""
+                insert into {raw}.rejected (source, reason_code, reason, raw_text, received_at)
+                select * from rejections r
+                where not exists (select 1 from {raw}.rejected x
+                                  where x.source = r.source and x.raw_text is not distinct from r.raw_text)
+            """)
+    return accepted
 
 
 def _copy(duck, pg_cur, relation: str, target: str, columns: str) -> None:
@@ -436,16 +551,14 @@ def _copy(duck, pg_cur, relation: str, target: str, columns: str) -> None:
             pg_cur.copy_expert(f"copy {target} ({columns}) from stdin with (format csv)", fh)
 
 
-def _write_postgres(wh: Warehouse, duck) -> tuple[int, int]:
+def _write_postgres(wh: Warehouse, duck, rejected: int) -> int:
     conn = wh.connect()
     raw = f'"{wh.raw}"'
-    rejected = duck.execute("select count(*) from rejections").fetchone()[0]
-    duck.execute("create or replace temp table firsts as select * from candidates where nth = 1")
     with wh.transaction():
         cur = conn.cursor()
         cur.execute(f"create temp table incoming_events (like {raw}.events) on commit drop")
         cur.execute(f"create temp table incoming_rejected (like {raw}.rejected) on commit drop")
-        _copy(duck, cur, "firsts", "incoming_events", _EVENT_COLS)
+        _copy(duck, cur, _candidates(duck), "incoming_events", _EVENT_COLS)
         _copy(duck, cur, "rejections", "incoming_rejected", "source, reason_code, reason, raw_text, received_at")
         cur.execute(f"""
             insert into {raw}.events ({_EVENT_COLS})
@@ -459,4 +572,4 @@ def _write_postgres(wh: Warehouse, duck) -> tuple[int, int]:
             where not exists (select 1 from {raw}.rejected x
                               where x.source = r.source and x.raw_text is not distinct from r.raw_text)
         """)
-    return accepted, rejected
+    return accepted
