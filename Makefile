@@ -18,9 +18,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tally demo
 
-## Every test: pytest (scenarios, loaders, dbt unit and data tests) on DuckDB and PostgreSQL.
+## Every test: pytest (scenarios, loaders, dbt unit and data tests) on DuckDB and PostgreSQL,
+## one worker per core (a test file stays on one worker).
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $${TEST_WORKERS:-2} --dist loadfile
 
 ## Benchmarks: ingest events/s and `tally bill` seconds at 1M and 10M events (DuckDB).
 bench: $(STAMP)

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.json"))
 
-os.environ.setdefault("TALLY_PG_DATABASE", f"tally_test_{os.getpid()}")
+# one database per test process (xdist workers included), created and dropped by the suite
+os.environ["TALLY_PG_DATABASE"] = f"tally_test_{os.getpid()}"
 
 
 def _pg_problem() -> str | None:
