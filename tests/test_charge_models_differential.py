@@ -37,8 +37,7 @@ MODEL = "int_charges__amounts"
 PERIOD_UNITS = "int_charges__period_units"
 TIERS = "int_charges__tiers"
 CURRENCIES_REL = "currencies"
-# Per-event values (percentage, dynamic): no such relation reaches the model yet; the name is
-# the slot the cases fill once one does.
+# Per-event values, in event order (percentage: free units, per-transaction minimum and maximum).
 EVENT_VALUES = "int_charges__event_values"
 
 #: (code, subunit_to_unit): a currency with 2, 0 and 3 decimals.
@@ -404,10 +403,7 @@ MODELS = [
     ModelSpec("volume", tiered_batches("volume", 25, 16), 15, explicit=EXPLICIT["volume"]),
     ModelSpec("package", package_batches(40, 12), 12, explicit=EXPLICIT["package"]),
     ModelSpec("graduated_percentage", tiered_batches("graduated_percentage", 25, 16), 8),
-    ModelSpec("percentage", percentage_batches(25, 12), 12,
-              missing="int_charges__amounts has no 'percentage' branch, and no per-event values "
-                      "(in event order) reach it for free_units_per_events, "
-                      "free_units_per_total_aggregation and per-transaction min/max"),
+    ModelSpec("percentage", percentage_batches(25, 12), 12),
     ModelSpec("dynamic", dynamic_batches(300), 12),
 ]
 

@@ -4,6 +4,10 @@
 {% macro money_type() -%}decimal(38, 10){%- endmacro %}
 {% macro units_type() -%}decimal(38, 10){%- endmacro %}
 
+{#- An amount before it is expressed in cents: units (10 decimals) x a price (10 decimals) is
+    exact at 20 decimals. -#}
+{% macro to_exact_amount(expr) -%}cast({{ expr }} as decimal(38, 20)){%- endmacro %}
+
 {% macro to_money(expr) -%}cast({{ expr }} as {{ money_type() }}){%- endmacro %}
 {% macro to_units(expr) -%}cast({{ expr }} as {{ units_type() }}){%- endmacro %}
 
