@@ -13,6 +13,12 @@ charge_amounts as (
 
 ),
 
+charge_true_ups as (
+
+    select * from {{ ref('int_fees__charge_true_ups') }}
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions__lifecycle') }}
@@ -48,7 +54,8 @@ plan_fees as (
         currency,
         from_at,
         to_at,
-        billed_at
+        billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id
     from subscription_fees
     where billed_at <= {{ as_of() }}
 
@@ -73,9 +80,35 @@ usage_fees as (
         currency,
         from_at,
         to_at,
-        to_at as billed_at
+        to_at as billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id
     from charge_amounts
     where is_closed and is_invoiceable and not is_hindsight
+
+),
+
+true_up_fees as (
+
+    select
+        period_id,
+        'charge' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        charge_id,
+        bucket_id,
+        metric_code,
+        charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
+        units,
+        events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        to_at as billed_at,
+        parent_bucket_id as true_up_parent_bucket_id
+    from charge_true_ups
 
 ),
 
@@ -86,6 +119,8 @@ all_fees as (
         select * from plan_fees
         union all
         select * from usage_fees
+        union all
+        select * from true_up_fees
     ) fees
     inner join creations on creations.external_subscription_id = fees.external_subscription_id
     where fees.billed_at >= creations.created_at
@@ -121,7 +156,12 @@ final as (
         -- timestamps
         from_at as from_datetime,
         {{ add_seconds('to_at', -1) }} as to_datetime,
-        billed_at
+        billed_at,
+
+        -- a minimum-spend true-up points at its charge's fee (columns only ever appended: the
+        -- frozen fct_finalized_fees copies them in this order)
+        case when true_up_parent_bucket_id is not null
+             then md5(period_id || '/' || true_up_parent_bucket_id) end as true_up_parent_fee_id
 
     from all_fees
 

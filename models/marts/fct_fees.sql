@@ -3,7 +3,7 @@
 {%- set fee_columns = ['fee_id', 'invoice_id', 'period_id', 'bucket_id', 'fee_type', 'external_subscription_id',
     'external_customer_id', 'charge_id', 'metric_code', 'charge_model', 'charge_filter', 'grouped_by', 'units',
     'events_count', 'precise_amount_cents', 'amount_cents', 'currency', 'from_datetime', 'to_datetime',
-    'billed_at'] %}
+    'billed_at', 'true_up_parent_fee_id'] %}
 with
 
 invoices as (

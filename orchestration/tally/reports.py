@@ -54,6 +54,8 @@ def _fee(row: dict) -> dict:
         "precise_amount_cents": decimal_text(row["precise_amount_cents"]),
         "from_datetime": iso(row["from_datetime"]),
         "to_datetime": iso(row["to_datetime"]),
+        # a minimum-spend true-up (Lago's true_up_parent_fee): the fee it tops up
+        "true_up_parent_fee_id": row.get("true_up_parent_fee_id"),
     }
 
 
