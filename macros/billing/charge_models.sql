@@ -21,12 +21,15 @@ case
 end
 {%- endmacro %}
 
-{#- volume, one tier: all units at the price of the tier holding the total, plus its flat amount. -#}
-{% macro volume_tier_amount(units, from_value, to_value, per_unit_amount, flat_amount) -%}
+{#- volume, one tier: all units at the price of the tier holding the total, plus its flat amount.
+    A prorated charge picks the tier by its full (unprorated) units and prices its prorated units
+    (Lago's full_units_number); otherwise tier_units are the units. -#}
+{% macro volume_tier_amount(units, from_value, to_value, per_unit_amount, flat_amount, tier_units=none) -%}
+{%- set tier_units = tier_units or units -%}
 case
-    when {{ units }} <= 0 then 0
-    when ({{ from_value }} = 0 or {{ units }} > {{ from_value }} - 1)
-         and ({{ to_value }} is null or {{ units }} <= {{ to_value }})
+    when {{ tier_units }} <= 0 then 0
+    when ({{ from_value }} = 0 or {{ tier_units }} > {{ from_value }} - 1)
+         and ({{ to_value }} is null or {{ tier_units }} <= {{ to_value }})
         then {{ units }} * {{ per_unit_amount }} + {{ flat_amount }}
     else 0
 end

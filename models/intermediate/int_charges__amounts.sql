@@ -36,7 +36,8 @@ tiered_amounts as (
             when tiers.charge_model in ('graduated', 'graduated_percentage') then {{ graduated_tier_amount(
                 'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
             else {{ volume_tier_amount(
-                'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount') }}
+                'period_units.units', 'tiers.from_value', 'tiers.to_value', 'tiers.per_unit_amount', 'tiers.flat_amount',
+                'coalesce(period_units.full_units, period_units.units)') }}
         end) as amount
     from period_units
     inner join tiers on tiers.pricing_id = period_units.pricing_id
@@ -240,8 +241,9 @@ final as (
         filter_values_text,
         grouped_by_text,
 
-        -- usage
+        -- usage (full_units: before proration)
         units,
+        coalesce(full_units, units) as full_units,
         events_count,
 
         -- amounts

@@ -42,6 +42,12 @@ weighted_sum_units as (
 
 ),
 
+prorated_units as (
+
+    select * from {{ ref('int_usage__prorated_units') }}
+
+),
+
 metrics as (
 
     select * from {{ ref('stg_billable_metrics') }}
@@ -134,12 +140,17 @@ final as (
         pricings.filter_values_text,
         buckets.grouped_by as grouped_by_text,
 
-        -- usage, with the metric's rounding applied to the aggregated units
-        {{ to_units(round_units('coalesce(units.units, 0)', 'metrics.rounding_function', 'metrics.rounding_precision')) }}
+        -- usage, with the metric's rounding applied to the aggregated units; a prorated sum
+        -- counts each value by its days in the period
+        {{ to_units(round_units('coalesce(prorated_units.units, units.units, 0)', 'metrics.rounding_function', 'metrics.rounding_precision')) }}
             as units,
         coalesce(events_in_period.events_count, 0) as events_count,
         -- dynamic charges: the prices the events carried (precise_total_amount_cents)
         coalesce(events_in_period.dynamic_amount_cents, 0) as dynamic_amount_cents,
+
+        -- units before proration (they choose a prorated volume charge's tier)
+        {{ to_units(round_units('coalesce(prorated_units.full_units, units.units, 0)', 'metrics.rounding_function', 'metrics.rounding_precision')) }}
+            as full_units,
 
         -- pricing
         charges.charge_model,
@@ -161,6 +172,9 @@ final as (
     left join units
         on units.period_id = buckets.period_id
         and units.bucket_id = buckets.bucket_id
+    left join prorated_units
+        on prorated_units.period_id = buckets.period_id
+        and prorated_units.bucket_id = buckets.bucket_id
     left join events_in_period
         on events_in_period.period_id = buckets.period_id
         and events_in_period.bucket_id = buckets.bucket_id

@@ -21,8 +21,9 @@ final as (
         filter_values_text as charge_filter,
         grouped_by_text as grouped_by,
 
-        -- usage
-        units,
+        -- usage: a prorated charge shows its full units, proration changing only the amount
+        -- (as Lago's current usage)
+        full_units as units,
         events_count,
 
         -- amounts
