@@ -53,12 +53,7 @@ percentage_terms as (
         bucket_id,
         units,
         events_count,
-        {{ to_money("cast(coalesce(" ~ json_str('properties', 'rate') ~ ", '0') as " ~ money_type() ~ ") * 0.01") }} as rate,
-        {{ to_money("coalesce(nullif(" ~ json_str('properties', 'fixed_amount') ~ ", ''), '0')") }} as fixed_amount,
-        cast(coalesce(nullif({{ json_str('properties', 'free_units_per_events') }}, ''), '0') as integer) as free_events,
-        {{ to_units("coalesce(nullif(" ~ json_str('properties', 'free_units_per_total_aggregation') ~ ", ''), '0')") }} as free_total,
-        {{ to_money("nullif(" ~ json_str('properties', 'per_transaction_min_amount') ~ ", '')") }} as min_amount,
-        {{ to_money("nullif(" ~ json_str('properties', 'per_transaction_max_amount') ~ ", '')") }} as max_amount
+        {{ percentage_terms('properties') }}
     from period_units
     where charge_model = 'percentage'
 
@@ -81,58 +76,13 @@ percentage_running as (
 
 ),
 
-percentage_marks as (
-
-    select
-        *,
-        -- the highest running total before each event (or through it, or through the one before):
-        -- free units are used up at the first event whose running total reaches them
-        max(total_through - value) over (
-            partition by period_id, bucket_id order by event_index
-            rows between unbounded preceding and current row
-        ) as highest_total_before,
-        max(total_through) over (
-            partition by period_id, bucket_id order by event_index
-            rows between unbounded preceding and current row
-        ) as highest_total_through,
-        max(total_through) over (
-            partition by period_id, bucket_id order by event_index
-            rows between unbounded preceding and 1 preceding
-        ) as highest_total_through_previous
-    from percentage_running
-
-),
-
 percentage_events as (
 
     select
         *,
-        -- the events Lago keeps a running total of: the first N (free_units_per_events), else
-        -- those up to the one that passes the free amount (free_units_per_total_aggregation)
-        case when free_events > 0 then event_index < free_events
-             when free_total > 0 then highest_total_before <= free_total
-             else false end as is_in_running_total,
-        -- per transaction: the value still to pay after free units (null: a free event)
-        case
-            when free_total > 0 then
-                case when highest_total_through < free_total then null
-                     when highest_total_through_previous is null
-                          or highest_total_through_previous < free_total then total_through - free_total
-                     else value end
-            when event_index < free_events then null
-            else value
-        end as paying_value
-    from percentage_marks
-
-),
-
-percentage_transactions as (
-
-    select
-        *,
-        case when paying_value is null then null
-             else {{ to_exact_amount('paying_value * rate') }} + fixed_amount end as transaction_amount
-    from percentage_events
+        {{ percentage_event_marks('value', 'total_through', 'event_index', 'free_events', 'free_total',
+                                  'period_id, bucket_id', 'event_index') }}
+    from percentage_running
 
 ),
 
@@ -143,53 +93,30 @@ percentage_event_totals as (
         bucket_id,
         sum(case when is_in_running_total then value else 0 end) as running_total,
         sum(case when is_in_running_total and total_through < free_total then 1 else 0 end) as events_below_free_total,
-        sum(case
-            when transaction_amount is null then {{ to_exact_amount(0) }}
-            when min_amount is not null and transaction_amount < min_amount then {{ to_exact_amount('min_amount') }}
-            when max_amount is not null and transaction_amount > max_amount then {{ to_exact_amount('max_amount') }}
-            else {{ to_exact_amount('transaction_amount') }}
-        end) as per_transaction_amount
-    from percentage_transactions
+        sum({{ percentage_transaction_amount('paying_value', 'rate', 'fixed_amount', 'min_amount', 'max_amount') }})
+            as per_transaction_amount
+    from percentage_events
     group by period_id, bucket_id
-
-),
-
-percentage_free as (
-
-    select
-        terms.*,
-        coalesce(totals.per_transaction_amount, 0) as per_transaction_amount,
-        -- units free of the rate: the running total, capped at the free amount
-        case when coalesce(totals.running_total, 0) = 0 then 0
-             when terms.free_total = 0 or totals.running_total <= terms.free_total then totals.running_total
-             else terms.free_total end as free_units,
-        -- events free of the fixed amount: the smaller non-zero of N and the events below X
-        case when terms.free_events <> 0 and coalesce(totals.events_below_free_total, 0) <> 0
-                  then least(terms.free_events, totals.events_below_free_total)
-             when terms.free_events <> 0 then terms.free_events
-             else coalesce(totals.events_below_free_total, 0) end as free_events_count
-    from percentage_terms as terms
-    left join percentage_event_totals as totals
-        on totals.period_id = terms.period_id
-        and totals.bucket_id = terms.bucket_id
 
 ),
 
 percentage_amounts as (
 
     select
-        period_id,
-        bucket_id,
+        terms.period_id,
+        terms.bucket_id,
         case
             -- with a minimum or maximum per transaction, every event is priced on its own
-            when min_amount is not null or max_amount is not null then {{ to_exact_amount('per_transaction_amount') }}
-            else {{ to_exact_amount(
-                "case when free_units > units then 0 else (units - free_units) * rate end") }}
-                + {{ to_exact_amount(
-                "case when units = 0 or free_events_count >= events_count then 0
-                      else (events_count - free_events_count) * fixed_amount end") }}
+            when terms.min_amount is not null or terms.max_amount is not null
+                then {{ to_exact_amount('coalesce(totals.per_transaction_amount, 0)') }}
+            else {{ percentage_amount('terms.units', 'terms.events_count', 'totals.running_total',
+                                      'totals.events_below_free_total', 'terms.rate', 'terms.fixed_amount',
+                                      'terms.free_events', 'terms.free_total') }}
         end as amount
-    from percentage_free
+    from percentage_terms as terms
+    left join percentage_event_totals as totals
+        on totals.period_id = terms.period_id
+        and totals.bucket_id = terms.bucket_id
 
 ),
 

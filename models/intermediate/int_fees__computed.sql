@@ -19,6 +19,12 @@ charge_true_ups as (
 
 ),
 
+pay_in_advance_fees as (
+
+    select * from {{ ref('int_fees__pay_in_advance') }}
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions__lifecycle') }}
@@ -55,7 +61,9 @@ plan_fees as (
         from_at,
         to_at,
         billed_at,
-        cast(null as varchar) as true_up_parent_bucket_id
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable
     from subscription_fees
     where billed_at <= {{ as_of() }}
 
@@ -81,9 +89,12 @@ usage_fees as (
         from_at,
         to_at,
         to_at as billed_at,
-        cast(null as varchar) as true_up_parent_bucket_id
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable
     from charge_amounts
-    where is_closed and is_invoiceable and not is_hindsight
+    -- pay-in-advance charges are billed event by event (int_fees__pay_in_advance)
+    where is_closed and is_invoiceable and not is_hindsight and not is_pay_in_advance
 
 ),
 
@@ -107,8 +118,38 @@ true_up_fees as (
         from_at,
         to_at,
         to_at as billed_at,
-        parent_bucket_id as true_up_parent_bucket_id
+        parent_bucket_id as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable
     from charge_true_ups
+
+),
+
+advance_fees as (
+
+    select
+        period_id,
+        'charge' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        charge_id,
+        bucket_id,
+        metric_code,
+        charge_model,
+        filter_values_text,
+        grouped_by_text,
+        units,
+        events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id,
+        transaction_id as advance_transaction_id,
+        is_invoiceable
+    from pay_in_advance_fees
+    where billed_at <= {{ as_of() }}
 
 ),
 
@@ -121,6 +162,8 @@ all_fees as (
         select * from usage_fees
         union all
         select * from true_up_fees
+        union all
+        select * from advance_fees
     ) fees
     inner join creations on creations.external_subscription_id = fees.external_subscription_id
     where fees.billed_at >= creations.created_at
@@ -134,7 +177,13 @@ final as (
         md5(period_id || '/' || coalesce(bucket_id, 'subscription')) as fee_id,
         period_id,
         bucket_id,
-        md5(external_customer_id || '|' || {{ iso_utc('billed_at') }}) as invoice_id,
+        -- an invoice per customer and billing moment; a pay-in-advance charge's fee on an invoice
+        -- of its own (none when the charge is not invoiceable)
+        case when advance_transaction_id is null
+                 then md5(external_customer_id || '|' || {{ iso_utc('billed_at') }})
+             when is_invoiceable
+                 then md5(external_customer_id || '|advance|' || charge_id || '|' || advance_transaction_id)
+        end as invoice_id,
         fee_type,
         external_subscription_id,
         external_customer_id,
@@ -161,7 +210,9 @@ final as (
         -- a minimum-spend true-up points at its charge's fee (columns only ever appended: the
         -- frozen fct_finalized_fees copies them in this order)
         case when true_up_parent_bucket_id is not null
-             then md5(period_id || '/' || true_up_parent_bucket_id) end as true_up_parent_fee_id
+             then md5(period_id || '/' || true_up_parent_bucket_id) end as true_up_parent_fee_id,
+        advance_transaction_id is not null as is_pay_in_advance,
+        is_invoiceable
 
     from all_fees
 

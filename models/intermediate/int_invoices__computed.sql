@@ -39,8 +39,11 @@ invoices as (
         min(billed_at) as issued_at,
         min(currency) as currency,
         count(*) as fees_count,
-        sum(amount_cents) as fees_amount_cents
+        sum(amount_cents) as fees_amount_cents,
+        max(case when is_pay_in_advance then 1 else 0 end) = 1 as is_pay_in_advance_charge
     from fees
+    -- fees of charges that are not invoiceable have no invoice
+    where invoice_id is not null
     group by invoice_id, external_customer_id
 
 ),
@@ -96,6 +99,7 @@ credited as (
         currency,
         fees_count,
         fees_amount_cents,
+        is_pay_in_advance_charge,
         consumed_to_date_cents - coalesce(lag(consumed_to_date_cents) over (
             partition by external_customer_id order by issued_at, invoice_id
         ), 0) as credit_notes_amount_cents
@@ -110,11 +114,15 @@ with_settings as (
         customers.customer_sequential_id,
         customers.timezone,
         customers.net_payment_term,
-        customers.invoice_grace_period,
+        -- a pay-in-advance charge's invoice is final at once (Lago's instant charges)
+        case when invoices.is_pay_in_advance_charge then 0 else customers.invoice_grace_period end
+            as invoice_grace_period,
         customers.finalize_zero_amount_invoice,
         organization.document_numbering,
         organization.timezone as organization_timezone,
-        {{ add_days('invoices.issued_at', 'customers.invoice_grace_period') }} as finalizes_at,
+        {{ add_days('invoices.issued_at',
+                    'case when invoices.is_pay_in_advance_charge then 0 else customers.invoice_grace_period end') }}
+            as finalizes_at,
         coalesce(organization.document_number_prefix,
                  upper(substr(organization.organization_name, 1, 3)) || '-'
                  || upper(right(md5(organization.organization_name), 4))) as number_prefix

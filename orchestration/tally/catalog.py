@@ -227,6 +227,37 @@ def _ranges(ranges, otype, key, field, amount_fields):
             expected_from = to + 1
 
 
+#: Aggregations whose events can be priced one by one, in advance (as in Lago).
+IN_ADVANCE_AGGREGATIONS = {"count_agg", "sum_agg", "unique_count_agg"}
+#: Charge models Lago prorates on recurring metrics.
+PRORATED_MODELS = {"standard", "graduated", "volume"}
+
+
+def _charge_options(ch: dict, model: str, metric: dict, key: str, field: str) -> None:
+    """pay_in_advance, invoiceable and prorated, where Lago allows them."""
+    otype = "plan"
+    for flag in ("pay_in_advance", "invoiceable", "prorated"):
+        if flag in ch and not isinstance(ch[flag], bool):
+            raise CatalogError(otype, key, f"{field}.{flag}", f"must be true or false, got {ch[flag]!r}")
+    aggregation = metric.get("aggregation_type")
+    if ch.get("pay_in_advance"):
+        if model == "volume":
+            raise CatalogError(otype, key, f"{field}.pay_in_advance", "a volume charge cannot be paid in advance")
+        if aggregation not in IN_ADVANCE_AGGREGATIONS:
+            raise CatalogError(otype, key, f"{field}.pay_in_advance",
+                               f"a {aggregation} metric cannot be paid in advance "
+                               f"(only {', '.join(sorted(IN_ADVANCE_AGGREGATIONS))})")
+    elif ch.get("invoiceable") is False:
+        raise CatalogError(otype, key, f"{field}.invoiceable", "only a pay-in-advance charge can be non-invoiceable")
+    if ch.get("prorated"):
+        if model not in PRORATED_MODELS:
+            raise CatalogError(otype, key, f"{field}.prorated",
+                               f"a {model} charge cannot be prorated (only {', '.join(sorted(PRORATED_MODELS))})")
+        if not metric.get("recurring") or aggregation not in ("sum_agg", "unique_count_agg"):
+            raise CatalogError(otype, key, f"{field}.prorated",
+                               "only charges on recurring sum_agg or unique_count_agg metrics can be prorated")
+
+
 def validate_charge_properties(model: str, props: Any, key: str, field: str) -> None:
     otype = "plan"
     if props is None:
@@ -390,16 +421,25 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
                                            f"{unknown[0]!r} is not one of the metric's values for {fkey!r}")
                 validate_charge_properties(model, flt.get("properties"), key, f"{f}.filters[{j}].properties")
             _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
+            _charge_options(ch, model, metric, key, f)
     elif otype == "customer":
         _currency(body.get("currency"), otype, key, "currency", required=False)
         _timezone(body.get("timezone"), otype, key, "timezone")
         _integer(body.get("net_payment_term"), otype, key, "net_payment_term", required=False)
         _integer(body.get("invoice_grace_period"), otype, key, "invoice_grace_period", required=False)
+        _sync_settings(body, key)
     elif otype == "organization":
         _timezone(body.get("timezone"), otype, key, "timezone")
         _currency(body.get("default_currency"), otype, key, "default_currency", required=False)
         _integer(body.get("net_payment_term"), otype, key, "net_payment_term", required=False)
         _integer(body.get("invoice_grace_period"), otype, key, "invoice_grace_period", required=False)
+        urls = body.get("webhook_urls")
+        if urls is not None:
+            if not isinstance(urls, list):
+                raise CatalogError(otype, key, "webhook_urls", "must be a list of http(s) URLs")
+            for i, url in enumerate(urls):
+                if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
+                    raise CatalogError(otype, key, f"webhook_urls[{i}]", f"{url!r} is not an http(s) URL")
     elif otype == "subscription":
         cust = body.get("external_customer_id")
         if not cust or not catalog.has("customer", str(cust)):
@@ -445,6 +485,65 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         _currency(body.get("currency"), otype, key, "currency")
         for f in ("paid_credits", "granted_credits"):
             _decimal(body.get(f), otype, key, f, required=False)
+
+
+PAYMENT_PROVIDERS = {"stripe", "gocardless", "adyen"}
+INTEGRATION_TYPES = {"xero", "netsuite", "hubspot", "anrok", "avalara", "salesforce"}
+HUBSPOT_TARGETS = {"companies", "contacts"}
+
+
+def _optional_text(value, otype, key, field):
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise CatalogError(otype, key, field, f"must be a non-empty string, got {value!r}")
+
+
+def _optional_bool(value, otype, key, field):
+    if value is not None and not isinstance(value, bool):
+        raise CatalogError(otype, key, field, f"must be true or false, got {value!r}")
+
+
+def _sync_settings(body: dict, key: str) -> None:
+    """Lago's `billing_configuration` (payment provider) and `integration_customers` (accounting and
+    CRM systems): what the push layer syncs the customer and its invoices to."""
+    otype = "customer"
+    bc = body.get("billing_configuration")
+    if bc is not None:
+        if not isinstance(bc, dict):
+            raise CatalogError(otype, key, "billing_configuration", "must be an object")
+        provider = bc.get("payment_provider")
+        if provider is not None:
+            _one_of(provider, PAYMENT_PROVIDERS, otype, key, "billing_configuration.payment_provider",
+                    f"must be one of {', '.join(sorted(PAYMENT_PROVIDERS))}, got {{value!r}}")
+        for f in ("provider_customer_id", "payment_provider_code"):
+            _optional_text(bc.get(f), otype, key, f"billing_configuration.{f}")
+        for f in ("sync", "sync_with_provider"):
+            _optional_bool(bc.get(f), otype, key, f"billing_configuration.{f}")
+        if provider is None and (bc.get("provider_customer_id") or bc.get("sync_with_provider")):
+            raise CatalogError(otype, key, "billing_configuration.payment_provider",
+                               "is required with provider_customer_id or sync_with_provider")
+    ics = body.get("integration_customers")
+    if ics is None:
+        return
+    if not isinstance(ics, list):
+        raise CatalogError(otype, key, "integration_customers", "must be a list")
+    seen = set()
+    for i, ic in enumerate(ics):
+        f = f"integration_customers[{i}]"
+        if not isinstance(ic, dict):
+            raise CatalogError(otype, key, f, "must be an object")
+        kind = ic.get("integration_type")
+        _one_of(kind, INTEGRATION_TYPES, otype, key, f"{f}.integration_type",
+                f"must be one of {', '.join(sorted(INTEGRATION_TYPES))}, got {{value!r}}")
+        if kind in seen:
+            raise CatalogError(otype, key, f"{f}.integration_type", f"{kind} is listed twice")
+        seen.add(kind)
+        for g in ("external_customer_id", "integration_code", "subsidiary_id"):
+            v = ic.get(g)
+            _optional_text(str(v) if isinstance(v, int) and not isinstance(v, bool) else v, otype, key, f"{f}.{g}")
+        _optional_bool(ic.get("sync_with_provider"), otype, key, f"{f}.sync_with_provider")
+        if kind == "hubspot" and ic.get("targeted_object") is not None:
+            _one_of(ic.get("targeted_object"), HUBSPOT_TARGETS, otype, key, f"{f}.targeted_object",
+                    "must be companies or contacts, got {value!r}")
 
 
 def _canonical(body: dict) -> str:

@@ -56,6 +56,8 @@ def _fee(row: dict) -> dict:
         "to_datetime": iso(row["to_datetime"]),
         # a minimum-spend true-up (Lago's true_up_parent_fee): the fee it tops up
         "true_up_parent_fee_id": row.get("true_up_parent_fee_id"),
+        "pay_in_advance": bool(row.get("is_pay_in_advance")),
+        "invoiceable": row.get("is_invoiceable") is not False,
     }
 
 

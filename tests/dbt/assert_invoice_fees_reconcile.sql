@@ -1,4 +1,5 @@
--- Every invoice's fees_amount_cents is the sum of its fees, to the cent, and every fee is on an invoice.
+-- Every invoice's fees_amount_cents is the sum of its fees, to the cent, and every fee is on an invoice
+-- (but those of pay-in-advance charges that are not invoiceable, which are on none).
 with
 
 invoices as (
@@ -10,6 +11,7 @@ invoices as (
 fees as (
 
     select * from {{ ref('fct_fees') }}
+    where invoice_id is not null or is_invoiceable is distinct from false
 
 ),
 
