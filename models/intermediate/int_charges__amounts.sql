@@ -27,6 +27,12 @@ event_values as (
 
 ),
 
+prorated_graduated_amounts as (
+
+    select * from {{ ref('int_charges__prorated_graduated_amounts') }}
+
+),
+
 tiered_amounts as (
 
     select
@@ -134,7 +140,8 @@ priced as (
                 to_money(json_str('period_units.properties', 'amount')),
                 'cast(' ~ json_str('period_units.properties', 'package_size') ~ ' as integer)',
                 'cast(coalesce(' ~ json_str('period_units.properties', 'free_units') ~ ", '0') as integer)")) }}
-            when 'graduated' then {{ to_exact_amount('tiered_amounts.amount') }}
+            -- a prorated graduated charge prices each event's prorated units in its tier
+            when 'graduated' then {{ to_exact_amount('coalesce(prorated_graduated_amounts.amount, tiered_amounts.amount)') }}
             when 'graduated_percentage' then {{ to_exact_amount('tiered_amounts.amount') }}
             when 'volume' then {{ to_exact_amount('tiered_amounts.amount') }}
             when 'percentage' then {{ to_exact_amount('percentage_amounts.amount') }}
@@ -148,6 +155,9 @@ priced as (
     left join percentage_amounts
         on percentage_amounts.period_id = period_units.period_id
         and percentage_amounts.bucket_id = period_units.bucket_id
+    left join prorated_graduated_amounts
+        on prorated_graduated_amounts.period_id = period_units.period_id
+        and prorated_graduated_amounts.bucket_id = period_units.bucket_id
 
 ),
 
