@@ -6,7 +6,13 @@
     when it adds a value not yet present in the period. Per transaction (percentage with a
     minimum or maximum) an event's fee is its own clamped amount; a dynamic event's fee is its
     precise_total_amount_cents. Events adding nothing (0 or less) make no fee. Invoiceable
-    charges put each fee on its own invoice; the others produce fees without an invoice. -#}
+    charges put each fee on its own invoice; the others produce fees without an invoice.
+    Recurring metrics: the units carried in from earlier periods are the base the events add
+    to, and are billed in full at the start of each period (on the invoice of that moment), as
+    Lago bills recurring in-advance charges on the billing day. A prorated charge's event fee is
+    prorated by the days left in the period (from the event's local day to the period's last
+    day, both included, / days of the full period; a standard charge's units rounded up at 5
+    decimals first). -#}
 with
 
 events as (
@@ -47,6 +53,51 @@ currencies as (
 
 ),
 
+presence as (
+
+    select * from {{ ref('int_usage__unique_presence') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('int_subscriptions__lifecycle') }}
+
+),
+
+carried_units as (
+
+    -- recurring metrics: what earlier periods leave in each bucket at the period's start
+    select
+        periods.period_id,
+        events.bucket_id,
+        min(events.pricing_id) as pricing_id,
+        sum({{ numeric_or_null('events.property_value') }}) as units
+    from events
+    inner join charges on charges.charge_id = events.charge_id
+    inner join periods
+        on periods.subscription_id = events.subscription_id
+        and events.event_timestamp < periods.from_at
+    where events.is_recurring and events.aggregation_type = 'sum_agg'
+    group by periods.period_id, events.bucket_id
+
+    union all
+
+    select
+        presence.period_id,
+        presence.bucket_id,
+        min(pricings.pricing_id) as pricing_id,
+        {{ to_units('count(*)') }} as units
+    from presence
+    inner join charges on charges.charge_id = presence.charge_id
+    inner join periods on periods.period_id = presence.period_id
+    inner join pricings on presence.bucket_id like pricings.pricing_id || '|{' || '%'
+    where presence.added_at < periods.from_at
+      and (presence.removed_at is null or presence.removed_at >= periods.from_at)
+    group by presence.period_id, presence.bucket_id
+
+),
+
 in_period as (
 
     select
@@ -79,6 +130,11 @@ in_period as (
         end as value,
         events.precise_total_amount_cents,
         periods.currency,
+        charges.is_prorated,
+        -- a prorated charge bills the days left: from the event's local day to the period's last
+        {{ days_between('cast(' ~ to_local('events.event_timestamp', 'subscriptions.timezone') ~ ' as date)',
+                        'periods.to_date') }} + 1 as days_left,
+        periods.full_period_days,
 
         -- timestamps
         events.event_timestamp,
@@ -93,22 +149,28 @@ in_period as (
         on periods.subscription_id = events.subscription_id
         and events.event_timestamp >= periods.from_at
         and events.event_timestamp < periods.to_at
+    inner join subscriptions on subscriptions.subscription_id = periods.subscription_id
 
 ),
 
 ordered as (
 
     select
-        *,
-        sum(value) over (
-            partition by period_id, bucket_id order by event_timestamp, received_at, transaction_id
+        in_period.*,
+        coalesce(carried_units.units, 0) + sum(in_period.value) over (
+            partition by in_period.period_id, in_period.bucket_id
+            order by in_period.event_timestamp, in_period.received_at, in_period.transaction_id
             rows between unbounded preceding and current row
         ) as units_through,
         cast(row_number() over (
-            partition by period_id, bucket_id order by event_timestamp, received_at, transaction_id
+            partition by in_period.period_id, in_period.bucket_id
+            order by in_period.event_timestamp, in_period.received_at, in_period.transaction_id
         ) - 1 as integer) as event_index
     from in_period
-    where value is not null
+    left join carried_units
+        on carried_units.period_id = in_period.period_id
+        and carried_units.bucket_id = in_period.bucket_id
+    where in_period.value is not null
 
 ),
 
@@ -173,7 +235,10 @@ priced as (
         currencies.subunit_to_unit,
         case event_fees.charge_model
             when 'standard' then {{ to_exact_amount(standard_amount(
-                'event_fees.value', to_money(json_str('event_fees.properties', 'amount')))) }}
+                "case when event_fees.is_prorated and event_fees.value > 0 then "
+                ~ div_ceil('event_fees.value * event_fees.days_left', 'event_fees.full_period_days', 5)
+                ~ " else event_fees.value end",
+                to_money(json_str('event_fees.properties', 'amount')))) }}
             when 'package' then {{ to_exact_amount(
                 package_amount('event_fees.units_through', to_money(json_str('event_fees.properties', 'amount')),
                     'cast(' ~ json_str('event_fees.properties', 'package_size') ~ ' as integer)',
@@ -207,7 +272,7 @@ priced as (
 
 ),
 
-final as (
+event_fee_rows as (
 
     select
         -- ids
@@ -226,9 +291,13 @@ final as (
         value as units,
         1 as events_count,
 
-        -- amounts
-        case when charge_model = 'dynamic' then {{ to_money('coalesce(precise_total_amount_cents, 0)') }}
-             else {{ to_money('coalesce(amount, 0) * subunit_to_unit') }} end as precise_amount_cents,
+        -- amounts: a prorated charge (but standard, whose units are prorated) bills the days left
+        case
+            when charge_model = 'dynamic' then {{ to_money('coalesce(precise_total_amount_cents, 0)') }}
+            when is_prorated and charge_model <> 'standard' and coalesce(amount, 0) > 0
+                then {{ to_money(div_round('amount * subunit_to_unit * days_left', 'full_period_days', 10)) }}
+            else {{ to_money('coalesce(amount, 0) * subunit_to_unit') }}
+        end as precise_amount_cents,
         currency,
         is_invoiceable,
 
@@ -238,6 +307,78 @@ final as (
         received_at as billed_at
 
     from priced
+
+),
+
+carried_tiered_amounts as (
+
+    select
+        carried_units.period_id,
+        carried_units.bucket_id,
+        sum({{ graduated_tier_amount('carried_units.units', 'tiers.from_value', 'tiers.to_value',
+                                     'tiers.per_unit_amount', 'tiers.flat_amount') }}) as amount
+    from carried_units
+    inner join tiers on tiers.pricing_id = carried_units.pricing_id
+    group by carried_units.period_id, carried_units.bucket_id
+
+),
+
+period_start_rows as (
+
+    -- recurring units carried in, billed in full at the period's start
+    select
+        -- ids
+        periods.period_id,
+        cast(null as varchar) as transaction_id,
+        charges.charge_id,
+        carried_units.bucket_id || '|period_start' as bucket_id,
+        periods.external_subscription_id,
+        periods.external_customer_id,
+        charges.metric_code,
+        charges.charge_model,
+        pricings.filter_values_text,
+        substr(carried_units.bucket_id, length(pricings.pricing_id) + 2) as grouped_by_text,
+
+        -- usage
+        carried_units.units,
+        0 as events_count,
+
+        -- amounts
+        {{ to_money(
+            "case charges.charge_model
+                when 'standard' then " ~ standard_amount('carried_units.units', to_money(json_str('pricings.properties', 'amount'))) ~ "
+                when 'package' then " ~ package_amount('carried_units.units', to_money(json_str('pricings.properties', 'amount')),
+                    'cast(' ~ json_str('pricings.properties', 'package_size') ~ ' as integer)',
+                    'cast(coalesce(' ~ json_str('pricings.properties', 'free_units') ~ ", '0') as integer)") ~ "
+                when 'graduated' then carried_tiered_amounts.amount
+                when 'graduated_percentage' then carried_tiered_amounts.amount
+                else 0
+             end * currencies.subunit_to_unit") }} as precise_amount_cents,
+        periods.currency,
+        charges.is_invoiceable,
+
+        -- timestamps
+        periods.from_at,
+        periods.to_at,
+        periods.from_at as billed_at
+
+    from carried_units
+    inner join periods on periods.period_id = carried_units.period_id
+    inner join pricings on pricings.pricing_id = carried_units.pricing_id
+    inner join charges on charges.charge_id = pricings.charge_id
+    inner join currencies on currencies.code = periods.currency
+    left join carried_tiered_amounts
+        on carried_tiered_amounts.period_id = carried_units.period_id
+        and carried_tiered_amounts.bucket_id = carried_units.bucket_id
+    where carried_units.units > 0
+
+),
+
+final as (
+
+    select * from event_fee_rows
+    union all
+    select * from period_start_rows
 
 )
 
