@@ -67,3 +67,9 @@ case when {{ period_boundary_local(anchor_local, interval_months, k) }} > {{ ts_
      then {{ period_boundary_local(anchor_local, interval_months, k) }}
      else {{ period_boundary_local(anchor_local, interval_months, k ~ ' + 1') }} end
 {%- endmacro %}
+
+{#- The billing period a charge period belongs to: its own id (subscription/N), or, for the months
+    of a yearly or semiannual plan billing charges monthly (subscription/N.M), without the month. -#}
+{% macro billing_period_of(period_id) -%}
+regexp_replace({{ period_id }}, '[.][0-9]+$', '')
+{%- endmacro %}

@@ -25,6 +25,12 @@ pay_in_advance_fees as (
 
 ),
 
+commitment_true_ups as (
+
+    select * from {{ ref('int_fees__commitment_true_ups') }}
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions__lifecycle') }}
@@ -153,6 +159,35 @@ advance_fees as (
 
 ),
 
+commitment_fees as (
+
+    -- a plan's minimum commitment, trued up at the end of each billing period
+    select
+        period_id,
+        'commitment' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        cast(null as varchar) as charge_id,
+        'commitment' as bucket_id,
+        cast(null as varchar) as metric_code,
+        cast(null as varchar) as charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
+        {{ to_units(1) }} as units,
+        0 as events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable
+    from commitment_true_ups
+    where billed_at <= {{ as_of() }}
+
+),
+
 all_fees as (
 
     select fees.*
@@ -164,6 +199,8 @@ all_fees as (
         select * from true_up_fees
         union all
         select * from advance_fees
+        union all
+        select * from commitment_fees
     ) fees
     inner join creations on creations.external_subscription_id = fees.external_subscription_id
     where fees.billed_at >= creations.created_at
@@ -179,7 +216,8 @@ final as (
         bucket_id,
         -- an invoice per customer and billing moment; a pay-in-advance charge's fee on an invoice
         -- of its own (none when the charge is not invoiceable)
-        case when advance_transaction_id is null
+        case when not is_invoiceable then null
+             when advance_transaction_id is null
                  then md5(external_customer_id || '|' || {{ iso_utc('billed_at') }})
              when is_invoiceable
                  then md5(external_customer_id || '|advance|' || charge_id || '|' || advance_transaction_id)
