@@ -99,3 +99,10 @@ end
 {% macro power_of_ten(n) -%}
 cast(power(10, {{ n }}) as decimal(38, 10))
 {%- endmacro %}
+
+{#- An amount (in cents) for part of a period, as Lago prorates by days: amount x days billed /
+    days of the full period, exact at 10 decimals; the whole amount when every day is billed. -#}
+{% macro prorated_by_days(amount, days, full_days) -%}
+case when {{ days }} = {{ full_days }} then {{ to_money(amount) }}
+     else {{ div_round(amount ~ ' * (' ~ days ~ ')', full_days, 10) }} end
+{%- endmacro %}

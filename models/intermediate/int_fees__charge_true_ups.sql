@@ -50,9 +50,9 @@ minimums as (
 
     select
         charge_totals.*,
-        {{ div_round(
-            'charges.min_amount_cents * (' ~ days_between('periods.from_date', 'periods.to_date') ~ ' + 1)',
-            'periods.full_period_days', 10) }} as prorated_min_amount_cents
+        {{ prorated_by_days('charges.min_amount_cents',
+                            days_between('periods.from_date', 'periods.to_date') ~ ' + 1',
+                            'periods.full_period_days') }} as prorated_min_amount_cents
     from charge_totals
     inner join charges on charges.charge_id = charge_totals.charge_id
     inner join periods on periods.period_id = charge_totals.period_id

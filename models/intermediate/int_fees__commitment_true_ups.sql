@@ -95,15 +95,9 @@ commitments as (
     select
         committed_periods.*,
         coalesce(period_totals.fees_amount_cents, 0) as fees_amount_cents,
-        case
-            when {{ days_between('committed_periods.from_date', 'committed_periods.to_date') }} + 1
-                 = committed_periods.full_period_days
-                then {{ to_money('committed_periods.minimum_commitment_amount_cents') }}
-            else {{ div_round(
-                'committed_periods.minimum_commitment_amount_cents * ('
-                ~ days_between('committed_periods.from_date', 'committed_periods.to_date') ~ ' + 1)',
-                'committed_periods.full_period_days', 10) }}
-        end as commitment_amount_cents
+        {{ prorated_by_days('committed_periods.minimum_commitment_amount_cents',
+                            days_between('committed_periods.from_date', 'committed_periods.to_date') ~ ' + 1',
+                            'committed_periods.full_period_days') }} as commitment_amount_cents
     from committed_periods
     left join period_totals on period_totals.billing_period_id = committed_periods.period_id
 

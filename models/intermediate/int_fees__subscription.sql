@@ -75,10 +75,7 @@ final as (
 
         -- amounts
         cast(1 as {{ units_type() }}) as units,
-        case
-            when fee_days = full_period_days then {{ to_money('plan_amount_cents') }}
-            else {{ div_round('plan_amount_cents * fee_days', 'full_period_days', 10) }}
-        end as precise_amount_cents,
+        {{ prorated_by_days('plan_amount_cents', 'fee_days', 'full_period_days') }} as precise_amount_cents,
         fee_days,
         full_period_days,
         currency,
