@@ -31,6 +31,12 @@ commitment_true_ups as (
 
 ),
 
+one_off_fees as (
+
+    select * from {{ ref('int_fees__one_off') }}
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions__lifecycle') }}
@@ -207,6 +213,47 @@ all_fees as (
 
 ),
 
+every_fee as (
+
+    select
+        all_fees.*,
+        cast(null as varchar) as add_on_code,
+        cast(null as varchar) as fee_tax_codes,
+        cast(null as varchar) as one_off_invoice_id
+    from all_fees
+
+    union all
+
+    -- add-on fees of one-off invoices (Lago's POST /invoices): no subscription, no period
+    select
+        period_id,
+        'add_on' as fee_type,
+        cast(null as varchar) as external_subscription_id,
+        external_customer_id,
+        cast(null as varchar) as charge_id,
+        bucket_id,
+        cast(null as varchar) as metric_code,
+        cast(null as varchar) as charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
+        units,
+        0 as events_count,
+        precise_amount_cents,
+        currency,
+        cast(null as timestamp) as from_at,
+        cast(null as timestamp) as to_at,
+        billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable,
+        add_on_code,
+        fee_tax_codes,
+        invoice_id as one_off_invoice_id
+    from one_off_fees
+    where billed_at <= {{ as_of() }}
+
+),
+
 final as (
 
     select
@@ -216,7 +263,8 @@ final as (
         bucket_id,
         -- an invoice per customer and billing moment; a pay-in-advance charge's fee on an invoice
         -- of its own (none when the charge is not invoiceable)
-        case when not is_invoiceable then null
+        case when one_off_invoice_id is not null then one_off_invoice_id
+             when not is_invoiceable then null
              when advance_transaction_id is null
                  then md5(external_customer_id || '|' || {{ iso_utc('billed_at') }})
              when is_invoiceable
@@ -250,9 +298,13 @@ final as (
         case when true_up_parent_bucket_id is not null
              then md5(period_id || '/' || true_up_parent_bucket_id) end as true_up_parent_fee_id,
         advance_transaction_id is not null as is_pay_in_advance,
-        is_invoiceable
+        is_invoiceable,
+        -- one-off invoices (appended columns): the add-on billed and the tax codes given on the fee
+        add_on_code,
+        fee_tax_codes,
+        case when one_off_invoice_id is not null then 'one_off' else 'subscription' end as invoice_type
 
-    from all_fees
+    from every_fee
 
 )
 

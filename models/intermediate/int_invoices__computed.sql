@@ -1,15 +1,34 @@
 {#- Every invoice as computed at as_of, before numbering: one per customer and billing moment,
-    holding the fees of every subscription billed then. It is a draft until its grace period
-    ends (customer setting, else organization), then finalized; a finalized invoice of 0 is
-    skipped when the customer (or, when it inherits, the organization) does not finalize empty
-    invoices. Credit notes (unused in-advance fees on termination or upgrade) are consumed by the
-    customer's invoices in order from the one issued with them, each taking at most its total.
+    holding the fees of every subscription billed then, or one per one-off invoice (add-on fees,
+    invoice_type one_off). It is a draft until its grace period ends (customer setting, else
+    organization), then finalized; pay-in-advance charge and one-off invoices are final at once.
+    A finalized invoice of 0 is skipped when the customer (or, when it inherits, the organization)
+    does not finalize empty invoices.
+    Amounts, in Lago's order: fees_amount_cents (sum of the fees' amount_cents) - coupons
+    (int_coupons__consumption, before taxes) = sub_total_excluding_taxes; + taxes (the sum of
+    every fee tax's precise amount, rounded half away from zero once) = sub_total_including_taxes;
+    - credit notes (unused in-advance fees on termination or upgrade, consumed by the customer's
+    subscription invoices in order from the one issued with them, each taking at most its
+    sub_total_including_taxes; one-off invoices take none) - prepaid credits = total.
     Finalized invoices are frozen and numbered by fct_finalized_invoices. -#}
 with
 
 fees as (
 
-    select * from {{ ref('int_fees__computed') }}
+    select * from {{ ref('int_fees__adjusted') }}
+
+),
+
+coupon_credits as (
+
+    select * from {{ ref('int_coupons__consumption') }}
+    where record_type = 'coupon_credit'
+
+),
+
+invoice_taxes as (
+
+    select * from {{ ref('int_invoices__taxes') }}
 
 ),
 
@@ -31,13 +50,14 @@ credit_notes as (
 
 ),
 
-invoices as (
+fee_totals as (
 
     select
         invoice_id,
         external_customer_id,
         min(billed_at) as issued_at,
         min(currency) as currency,
+        min(invoice_type) as invoice_type,
         count(*) as fees_count,
         sum(amount_cents) as fees_amount_cents,
         max(case when is_pay_in_advance then 1 else 0 end) = 1 as is_pay_in_advance_charge
@@ -45,6 +65,37 @@ invoices as (
     -- fees of charges that are not invoiceable have no invoice
     where invoice_id is not null
     group by invoice_id, external_customer_id
+
+),
+
+coupon_totals as (
+
+    select invoice_id, sum(amount_cents) as coupons_amount_cents
+    from coupon_credits
+    group by invoice_id
+
+),
+
+tax_totals as (
+
+    -- rounded once over every tax of the invoice (Lago's invoice taxes_amount_cents)
+    select invoice_id, cast(round(sum(precise_amount_cents), 0) as bigint) as taxes_amount_cents
+    from invoice_taxes
+    group by invoice_id
+
+),
+
+invoices as (
+
+    select
+        fee_totals.*,
+        cast(coalesce(coupon_totals.coupons_amount_cents, 0) as bigint) as coupons_amount_cents,
+        cast(coalesce(tax_totals.taxes_amount_cents, 0) as bigint) as taxes_amount_cents,
+        cast(fee_totals.fees_amount_cents - coalesce(coupon_totals.coupons_amount_cents, 0)
+             + coalesce(tax_totals.taxes_amount_cents, 0) as bigint) as sub_total_including_taxes_amount_cents
+    from fee_totals
+    left join coupon_totals on coupon_totals.invoice_id = fee_totals.invoice_id
+    left join tax_totals on tax_totals.invoice_id = fee_totals.invoice_id
 
 ),
 
@@ -67,7 +118,10 @@ running as (
     select
         invoices.*,
         credits_available.credits_issued_cents,
-        sum(invoices.fees_amount_cents) over (
+        -- what each invoice can take from credit notes: its amount after coupons and taxes (Lago
+        -- applies credit notes after taxes); one-off invoices take none
+        sum(case when invoices.invoice_type = 'subscription' then invoices.sub_total_including_taxes_amount_cents
+                 else 0 end) over (
             partition by invoices.external_customer_id order by invoices.issued_at, invoices.invoice_id
             rows between unbounded preceding and current row
         ) as running_totals_cents
@@ -97,8 +151,12 @@ credited as (
         external_customer_id,
         issued_at,
         currency,
+        invoice_type,
         fees_count,
         fees_amount_cents,
+        coupons_amount_cents,
+        taxes_amount_cents,
+        sub_total_including_taxes_amount_cents,
         is_pay_in_advance_charge,
         consumed_to_date_cents - coalesce(lag(consumed_to_date_cents) over (
             partition by external_customer_id order by issued_at, invoice_id
@@ -115,13 +173,14 @@ with_settings as (
         customers.timezone,
         customers.net_payment_term,
         -- a pay-in-advance charge's invoice is final at once (Lago's instant charges)
-        case when invoices.is_pay_in_advance_charge then 0 else customers.invoice_grace_period end
-            as invoice_grace_period,
+        case when invoices.is_pay_in_advance_charge or invoices.invoice_type = 'one_off' then 0
+             else customers.invoice_grace_period end as invoice_grace_period,
         customers.finalize_zero_amount_invoice,
         organization.document_numbering,
         organization.timezone as organization_timezone,
         {{ add_days('invoices.issued_at',
-                    'case when invoices.is_pay_in_advance_charge then 0 else customers.invoice_grace_period end') }}
+                    "case when invoices.is_pay_in_advance_charge or invoices.invoice_type = 'one_off' then 0
+                          else customers.invoice_grace_period end") }}
             as finalizes_at,
         coalesce(organization.document_number_prefix,
                  upper(substr(organization.organization_name, 1, 3)) || '-'
@@ -139,7 +198,7 @@ final as (
         invoice_id,
         external_customer_id,
         customer_sequential_id,
-        'subscription' as invoice_type,
+        invoice_type,
         case when finalizes_at <= {{ as_of() }} then 'finalized' else 'draft' end as status,
         fees_amount_cents = 0 and not finalize_zero_amount_invoice as is_skipped,
 
@@ -147,12 +206,12 @@ final as (
         currency,
         fees_count,
         fees_amount_cents,
-        cast(0 as bigint) as coupons_amount_cents,
-        cast(0 as bigint) as taxes_amount_cents,
+        coupons_amount_cents,
+        taxes_amount_cents,
         cast(credit_notes_amount_cents as bigint) as credit_notes_amount_cents,
         cast(0 as bigint) as prepaid_credit_amount_cents,
-        fees_amount_cents as sub_total_excluding_taxes_amount_cents,
-        cast(fees_amount_cents - credit_notes_amount_cents as bigint) as total_amount_cents,
+        cast(fees_amount_cents - coupons_amount_cents as bigint) as sub_total_excluding_taxes_amount_cents,
+        cast(sub_total_including_taxes_amount_cents - credit_notes_amount_cents as bigint) as total_amount_cents,
 
         -- numbering
         number_prefix,
@@ -164,7 +223,10 @@ final as (
         cast({{ add_days(to_local('issued_at', 'timezone'), 'invoice_grace_period') }} as date) as issuing_date,
         cast({{ add_days(add_days(to_local('issued_at', 'timezone'), 'invoice_grace_period'), 'net_payment_term') }} as date)
             as payment_due_date,
-        finalizes_at
+        finalizes_at,
+
+        -- appended
+        sub_total_including_taxes_amount_cents
 
     from with_settings
 

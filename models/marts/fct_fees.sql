@@ -3,7 +3,8 @@
 {%- set fee_columns = ['fee_id', 'invoice_id', 'period_id', 'bucket_id', 'fee_type', 'external_subscription_id',
     'external_customer_id', 'charge_id', 'metric_code', 'charge_model', 'charge_filter', 'grouped_by', 'units',
     'events_count', 'precise_amount_cents', 'amount_cents', 'currency', 'from_datetime', 'to_datetime',
-    'billed_at', 'true_up_parent_fee_id', 'is_pay_in_advance', 'is_invoiceable'] %}
+    'billed_at', 'true_up_parent_fee_id', 'is_pay_in_advance', 'is_invoiceable', 'add_on_code', 'invoice_type',
+    'plan_code', 'precise_coupons_amount_cents', 'taxes_precise_amount_cents', 'taxes_amount_cents', 'taxes_rate'] %}
 with
 
 invoices as (
@@ -20,7 +21,7 @@ finalized_fees as (
 
 computed_fees as (
 
-    select * from {{ ref('int_fees__computed') }}
+    select * from {{ ref('int_fees__adjusted') }}
 
 ),
 

@@ -11,7 +11,8 @@ finalized_invoices as (
 
 fees as (
 
-    select * from {{ ref('int_fees__computed') }}
+    -- the computed fees with their coupon shares and taxes (int_fees__computed's columns first)
+    select * from {{ ref('int_fees__adjusted') }}
 
 ),
 

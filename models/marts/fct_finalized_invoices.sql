@@ -104,7 +104,10 @@ final as (
         issued_at,
         issuing_date,
         payment_due_date,
-        finalizes_at
+        finalizes_at,
+
+        -- appended (columns are only ever appended: the table is read by name)
+        sub_total_including_taxes_amount_cents
 
     from numbered
 

@@ -32,7 +32,8 @@ finalized as (
         issued_at,
         issuing_date,
         payment_due_date,
-        finalizes_at
+        finalizes_at,
+        sub_total_including_taxes_amount_cents
     from recorded
     where finalizes_at <= {{ as_of() }}
 
@@ -66,7 +67,8 @@ drafts as (
         issued_at,
         issuing_date,
         payment_due_date,
-        finalizes_at
+        finalizes_at,
+        sub_total_including_taxes_amount_cents
     from computed
     where status = 'draft'
 

@@ -37,6 +37,7 @@ OBJECT_KEYS = {
     "wallet": "external_customer_id",
     "wallet_transaction": None,
     "credit_note": "invoice_id",
+    "invoice": None,
 }
 AGGREGATION_TYPES = {"count_agg", "sum_agg", "max_agg", "unique_count_agg", "latest_agg",
                      "weighted_sum_agg", "custom_agg"}
@@ -333,6 +334,13 @@ def object_key(otype: str, body: dict) -> str:
         return f'{body.get("external_customer_id")}/{body.get("add_on_code")}/{body.get("id", "")}'
     if otype == "wallet_transaction":
         return f'{body.get("wallet_id")}/{body.get("id", "")}'
+    if otype == "invoice":
+        # a one-off invoice (Lago's POST /invoices): the same body twice is one invoice unless
+        # it carries its own `id`
+        import hashlib
+
+        ident = body.get("id") or hashlib.sha1(_canonical(body).encode()).hexdigest()[:16]
+        return f'{body.get("external_customer_id")}/{ident}'
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise CatalogError(otype, None, field, "is required")
@@ -381,6 +389,7 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         _integer(body.get("minimum_commitment", {}).get("amount_cents") if isinstance(
             body.get("minimum_commitment"), dict) else None, otype, key,
             "minimum_commitment.amount_cents", required=False)
+        _tax_codes(body.get("tax_codes"), otype, key, "tax_codes", catalog)
         charges = body.get("charges") or []
         if not isinstance(charges, list):
             raise CatalogError(otype, key, "charges", "must be a list")
@@ -421,12 +430,14 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
                                            f"{unknown[0]!r} is not one of the metric's values for {fkey!r}")
                 validate_charge_properties(model, flt.get("properties"), key, f"{f}.filters[{j}].properties")
             _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
+            _tax_codes(ch.get("tax_codes"), otype, key, f"{f}.tax_codes", catalog)
             _charge_options(ch, model, metric, key, f)
     elif otype == "customer":
         _currency(body.get("currency"), otype, key, "currency", required=False)
         _timezone(body.get("timezone"), otype, key, "timezone")
         _integer(body.get("net_payment_term"), otype, key, "net_payment_term", required=False)
         _integer(body.get("invoice_grace_period"), otype, key, "invoice_grace_period", required=False)
+        _tax_codes(body.get("tax_codes"), otype, key, "tax_codes", catalog)
         _sync_settings(body, key)
     elif otype == "organization":
         _timezone(body.get("timezone"), otype, key, "timezone")
@@ -461,6 +472,15 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         if not body.get("name"):
             raise CatalogError(otype, key, "name", "is required")
         _decimal(body.get("rate"), otype, key, "rate", maximum=Decimal(100))
+    elif otype == "applied_coupon":
+        _validate_applied_coupon(body, key, catalog)
+    elif otype == "invoice":
+        _validate_one_off_invoice(body, key, catalog)
+    elif otype == "applied_add_on":
+        _must_exist(catalog, "customer", body.get("external_customer_id"), otype, key, "external_customer_id")
+        _must_exist(catalog, "add_on", body.get("add_on_code"), otype, key, "add_on_code", "add-on")
+        _integer(body.get("amount_cents"), otype, key, "amount_cents", required=False)
+        _tax_codes(body.get("tax_codes"), otype, key, "tax_codes", catalog)
     elif otype == "coupon":
         ctype = body.get("coupon_type")
         if ctype not in ("fixed_amount", "percentage"):
@@ -475,16 +495,95 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
             raise CatalogError(otype, key, "frequency", f"must be once, recurring or forever, got {freq!r}")
         if freq == "recurring":
             _integer(body.get("frequency_duration"), otype, key, "frequency_duration")
+        expiration = body.get("expiration", "no_expiration")
+        if expiration not in ("no_expiration", "time_limit"):
+            raise CatalogError(otype, key, "expiration", f"must be no_expiration or time_limit, got {expiration!r}")
+        if expiration == "time_limit" and not body.get("expiration_at"):
+            raise CatalogError(otype, key, "expiration_at", "is required with expiration time_limit")
+        _timestamp(body.get("expiration_at"), otype, key, "expiration_at")
+        applies_to = body.get("applies_to")
+        if applies_to is not None:
+            if not isinstance(applies_to, dict):
+                raise CatalogError(otype, key, "applies_to", "must be an object")
+            plans = applies_to.get("plan_codes") or []
+            metrics = applies_to.get("billable_metric_codes") or []
+            if plans and metrics:
+                raise CatalogError(otype, key, "applies_to",
+                                   "limits to plans or to billable metrics, not both")
+            for field, codes, kind in (("plan_codes", plans, "plan"), ("billable_metric_codes", metrics,
+                                                                       "billable_metric")):
+                if not isinstance(codes, list):
+                    raise CatalogError(otype, key, f"applies_to.{field}", "must be a list")
+                for i, c in enumerate(codes):
+                    _must_exist(catalog, kind, c, otype, key, f"applies_to.{field}[{i}]")
     elif otype == "add_on":
         if not body.get("name"):
             raise CatalogError(otype, key, "name", "is required")
         _integer(body.get("amount_cents"), otype, key, "amount_cents")
         _currency(body.get("amount_currency"), otype, key, "amount_currency")
+        _tax_codes(body.get("tax_codes"), otype, key, "tax_codes", catalog)
     elif otype == "wallet":
         _decimal(body.get("rate_amount"), otype, key, "rate_amount")
         _currency(body.get("currency"), otype, key, "currency")
         for f in ("paid_credits", "granted_credits"):
             _decimal(body.get(f), otype, key, f, required=False)
+
+
+def _must_exist(catalog: "Catalog", kind: str, value, otype, key, field, label: str | None = None) -> None:
+    """`field` names an existing catalog object of `kind` (a customer, an add-on, ...)."""
+    if not value or not catalog.has(kind, str(value)):
+        raise CatalogError(otype, key, field, f"{label or kind.replace('_', ' ')} {value!r} does not exist")
+
+
+def _tax_codes(codes, otype, key, field, catalog: "Catalog") -> None:
+    """Lago refuses tax codes that name no tax."""
+    if codes is None:
+        return
+    if not isinstance(codes, list):
+        raise CatalogError(otype, key, field, "must be a list of tax codes")
+    for i, code in enumerate(codes):
+        if not isinstance(code, str) or not catalog.has("tax", code):
+            raise CatalogError(otype, key, f"{field}[{i}]", f"tax {code!r} does not exist")
+
+
+def _validate_applied_coupon(body: dict, key: str, catalog: "Catalog") -> None:
+    otype = "applied_coupon"
+    _must_exist(catalog, "customer", body.get("external_customer_id"), otype, key, "external_customer_id")
+    code = body.get("coupon_code")
+    coupon = catalog.body("coupon", str(code)) if code else None
+    if coupon is None:
+        raise CatalogError(otype, key, "coupon_code", f"coupon {code!r} does not exist")
+    _integer(body.get("amount_cents"), otype, key, "amount_cents", required=False)
+    _currency(body.get("amount_currency"), otype, key, "amount_currency", required=False)
+    _decimal(body.get("percentage_rate"), otype, key, "percentage_rate", maximum=Decimal(100), required=False)
+    freq = body.get("frequency")
+    if freq is not None and freq not in ("once", "recurring", "forever"):
+        raise CatalogError(otype, key, "frequency", f"must be once, recurring or forever, got {freq!r}")
+    _integer(body.get("frequency_duration"), otype, key, "frequency_duration",
+             required=(freq == "recurring" and coupon.get("frequency") != "recurring"))
+
+
+def _validate_one_off_invoice(body: dict, key: str, catalog: "Catalog") -> None:
+    """Lago's POST /invoices: add-on fees billed at once on an invoice of type one_off."""
+    otype = "invoice"
+    cust = body.get("external_customer_id")
+    _must_exist(catalog, "customer", cust, otype, key, "external_customer_id")
+    _currency(body.get("currency"), otype, key, "currency", required=False)
+    cust_body = catalog.body("customer", str(cust)) or {}
+    if body.get("currency") and cust_body.get("currency") and body["currency"] != cust_body["currency"]:
+        raise CatalogError(otype, key, "currency", f"{body['currency']} differs from the customer's "
+                           f"currency {cust_body['currency']}")
+    fees = body.get("fees")
+    if not isinstance(fees, list) or not fees:
+        raise CatalogError(otype, key, "fees", "must be a non-empty list of add-on fees")
+    for i, fee in enumerate(fees):
+        f = f"fees[{i}]"
+        if not isinstance(fee, dict):
+            raise CatalogError(otype, key, f, "must be an object")
+        _must_exist(catalog, "add_on", fee.get("add_on_code"), otype, key, f"{f}.add_on_code", "add-on")
+        _decimal(fee.get("units"), otype, key, f"{f}.units", required=False)
+        _integer(fee.get("unit_amount_cents"), otype, key, f"{f}.unit_amount_cents", required=False)
+        _tax_codes(fee.get("tax_codes"), otype, key, f"{f}.tax_codes", catalog)
 
 
 PAYMENT_PROVIDERS = {"stripe", "gocardless", "adyen"}
@@ -567,6 +666,8 @@ def load_objects(wh: Warehouse, items: list[dict], received_at: datetime,
         item = {otype: body}
         if action == "upsert":
             validate(otype, body, catalog)
+            if otype == "applied_coupon":
+                _check_not_expired(body, catalog, received_at)
         key = object_key(otype, body)
         current = catalog.current.get((otype, key))
         if current and current["action"] == action and _canonical(current["payload"]) == _canonical(item):
@@ -583,6 +684,19 @@ def load_objects(wh: Warehouse, items: list[dict], received_at: datetime,
                 [(o, k, a, p, received_at, seq0 + i + 1) for i, (o, k, a, p) in enumerate(pending)],
             )
     return len(pending), len(items) - len(pending)
+
+
+def _check_not_expired(body: dict, catalog: Catalog, received_at: datetime) -> None:
+    """A coupon past its expiration_at can no longer be applied (Lago)."""
+    coupon = catalog.body("coupon", str(body.get("coupon_code"))) or {}
+    expiration_at = coupon.get("expiration_at")
+    if coupon.get("expiration", "time_limit" if expiration_at else "no_expiration") == "time_limit" and expiration_at:
+        ends = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", expiration_at).replace("Z", "+00:00"))
+        if ends.tzinfo is not None:
+            ends = ends.astimezone(timezone.utc).replace(tzinfo=None)
+        if received_at > ends:
+            raise CatalogError("applied_coupon", object_key("applied_coupon", body), "coupon_code",
+                               f"coupon {body.get('coupon_code')!r} expired at {expiration_at}")
 
 
 def load_paths(wh: Warehouse, paths: Iterable[str | Path], received_at: datetime | None = None

@@ -58,6 +58,12 @@ def _fee(row: dict) -> dict:
         "true_up_parent_fee_id": row.get("true_up_parent_fee_id"),
         "pay_in_advance": bool(row.get("is_pay_in_advance")),
         "invoiceable": row.get("is_invoiceable") is not False,
+        # add-on fees of one-off invoices; coupons and taxes (Lago's fee fields)
+        "add_on_code": row.get("add_on_code"),
+        "precise_coupons_amount_cents": decimal_text(row.get("precise_coupons_amount_cents")),
+        "taxes_amount_cents": int(row.get("taxes_amount_cents") or 0),
+        "taxes_precise_amount_cents": decimal_text(row.get("taxes_precise_amount_cents")),
+        "taxes_rate": decimal_text(row.get("taxes_rate")),
     }
 
 
@@ -82,6 +88,21 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
         by_invoice.setdefault(f["invoice_id"], []).append(f)
     # Sorted here, not in SQL: text collations differ between warehouses.
     rows.sort(key=lambda r: (r["issued_at"], r["external_customer_id"], r["invoice_id"]))
+    ids = [r["invoice_id"] for r in rows]
+    marks = ", ".join("?" for _ in ids)
+    applied_taxes: dict[str, list[dict]] = {}
+    for t in wh.records(f"select * from {_rel(wh, 'fct_invoice_taxes')} where invoice_id in ({marks})", ids):
+        applied_taxes.setdefault(t["invoice_id"], []).append({
+            "tax_code": t["tax_code"], "tax_rate": decimal_text(t["tax_rate"]),
+            "taxable_amount_cents": decimal_text(t["taxable_amount_cents"]), "amount_cents": int(t["amount_cents"])})
+    credits: dict[str, list[dict]] = {}
+    for c in wh.records(f"select * from {_rel(wh, 'fct_invoice_coupons')} where invoice_id in ({marks})", ids):
+        credits.setdefault(c["invoice_id"], []).append({
+            "coupon_code": c["coupon_code"], "amount_cents": int(c["amount_cents"]),
+            "remaining_amount_cents": None if c["remaining_amount_cents"] is None else int(c["remaining_amount_cents"]),
+            "frequency_duration_remaining": None if c["frequency_duration_remaining"] is None
+            else int(c["frequency_duration_remaining"]),
+            "terminated": bool(c["is_terminated"])})
     out = []
     for r in rows:
         inv_fees = by_invoice.get(r["invoice_id"], [])
@@ -101,13 +122,20 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
             **{k: int(r[k]) for k in ("fees_amount_cents", "coupons_amount_cents", "taxes_amount_cents",
                                       "credit_notes_amount_cents", "prepaid_credit_amount_cents",
                                       "total_amount_cents")},
+            "sub_total_excluding_taxes_amount_cents": int(r["sub_total_excluding_taxes_amount_cents"]),
+            "sub_total_including_taxes_amount_cents": int(r["sub_total_including_taxes_amount_cents"]
+                                                          if r.get("sub_total_including_taxes_amount_cents") is not None
+                                                          else r["sub_total_excluding_taxes_amount_cents"]
+                                                          + r["taxes_amount_cents"]),
+            "applied_taxes": sorted(applied_taxes.get(r["invoice_id"], []), key=lambda t: t["tax_code"]),
+            "credits": sorted(credits.get(r["invoice_id"], []), key=lambda c: c["coupon_code"]),
             "fees": sorted((_fee(f) for f in inv_fees), key=_fee_order),
         })
     return out
 
 
 def _fee_order(fee: dict) -> tuple:
-    return (fee["type"] != "subscription", fee["type"], fee["external_subscription_id"] or "",
+    return (fee["type"] != "subscription", fee["type"], fee["add_on_code"] or "", fee["external_subscription_id"] or "",
             fee["metric_code"] or "", fee["charge_id"] or "", json.dumps(fee["filter"], sort_keys=True),
             json.dumps(fee["grouped_by"], sort_keys=True))
 

@@ -26,11 +26,13 @@ from .ingest import ingest_file
 from .settings import Settings, load_settings
 from .warehouse import Warehouse
 
+# in dependency order: taxes before what names them, plans and metrics before coupons limited to them
 CATALOG_SECTIONS = [("organization", "organization"), ("taxes", "tax"), ("billable_metrics", "billable_metric"),
-                    ("add_ons", "add_on"), ("coupons", "coupon"), ("plans", "plan"), ("customers", "customer")]
+                    ("add_ons", "add_on"), ("plans", "plan"), ("coupons", "coupon"), ("customers", "customer")]
 STEP_OBJECTS = {"create_subscription": "subscription", "upgrade_or_downgrade": "subscription",
                 "apply_coupon": "applied_coupon", "create_wallet": "wallet", "apply_add_on": "applied_add_on",
-                "create_credit_note": "credit_note", "top_up_wallet": "wallet_transaction"}
+                "create_credit_note": "credit_note", "top_up_wallet": "wallet_transaction",
+                "create_one_off_invoice": "invoice"}
 
 
 def parse_at(text: str) -> datetime:
@@ -106,7 +108,11 @@ class Replay:
                     for i in range(int(step.get("repeat", 1))):
                         pending_events.append((at, _expand(step["payload"], i)))
                 elif action in STEP_OBJECTS:
-                    catalog.load_objects(wh, [{STEP_OBJECTS[action]: step.get("payload", {})}], at)
+                    payload = step.get("payload", {})
+                    if action == "create_one_off_invoice" and "id" not in payload:
+                        # two identical one-off invoices in one scenario are two invoices
+                        payload = {**payload, "id": f"step-{n}"}
+                    catalog.load_objects(wh, [{STEP_OBJECTS[action]: payload}], at)
                 elif action == "terminate_subscription":
                     external_id = step.get("external_id") or step.get("payload", {}).get("external_id")
                     catalog.terminate(wh, external_id, at)
