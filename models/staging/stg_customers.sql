@@ -24,6 +24,17 @@ renamed as (
             as finalize_zero_amount_invoice,
         {{ json_get('payload', 'customer.billing_configuration') }} as billing_configuration,
         {{ json_get('payload', 'customer.integration_customers') }} as integration_customers,
+
+        -- payment provider (Lago's billing_configuration): where invoices are collected
+        {{ json_str('payload', 'customer.billing_configuration.payment_provider') }} as payment_provider,
+        {{ json_str('payload', 'customer.billing_configuration.payment_provider_code') }} as payment_provider_code,
+        {{ json_str('payload', 'customer.billing_configuration.provider_customer_id') }} as provider_customer_id,
+        {{ json_bool('payload', 'customer.billing_configuration.sync_with_provider') }}
+            or {{ json_bool('payload', 'customer.billing_configuration.sync') }} as sync_with_provider,
+        {{ json_str('payload', 'customer.address_line1') }} as address_line1,
+        {{ json_str('payload', 'customer.city') }} as city,
+        {{ json_str('payload', 'customer.zipcode') }} as zipcode,
+        {{ json_str('payload', 'customer.country') }} as country,
         {{ json_get('payload', 'customer.tax_codes') }} as tax_codes,
 
         -- versioning

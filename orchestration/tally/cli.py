@@ -116,6 +116,29 @@ def cmd_demo(args, settings):
     return run_demo(settings, events=args.events)
 
 
+def cmd_push(args, settings):
+    from .push import run_push
+    from .push.secrets import mask
+
+    if args.listen:
+        from wsgiref.simple_server import make_server
+
+        from .push.webhooks_in import app
+
+        host, _, port = args.listen.rpartition(":")
+        with make_server(host or "127.0.0.1", int(port), app(settings)) as server:
+            _err(f"tally: receiving webhooks on http://{host or '127.0.0.1'}:{port}/webhooks/{{stripe,gocardless}}")
+            server.serve_forever()
+        return 0
+    try:
+        result = run_push(settings, args.system, args.dry_run, echo=print if args.verbose else None)
+    except ValueError as exc:  # masked: a provider's message may quote what it was sent
+        raise ValueError(mask(exc)) from None
+    for line in result.lines():
+        print(line)
+    return 1 if not result.dry_run and result.report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tally", description="Usage-based billing as dbt models.")
     common = argparse.ArgumentParser(add_help=False)
@@ -165,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print invoices and usage as JSON")
     s.add_argument("--check", action="store_true", help="compare with the scenario's expectations")
     s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("push", parents=[common],
+                       help="push finalized invoices to payment, accounting and CRM systems and webhooks (exactly once)")
+    s.add_argument("--system", choices=["stripe", "gocardless", "adyen", "xero", "netsuite", "hubspot", "webhook"],
+                   help="only this system (default: every configured one)")
+    s.add_argument("--dry-run", action="store_true", help="print what would be pushed; send and write nothing")
+    s.add_argument("--listen", metavar="[HOST:]PORT", help="instead, receive Stripe and GoCardless webhooks")
+    s.add_argument("-v", "--verbose", action="store_true", help="print each push")
+    s.set_defaults(func=cmd_push)
 
     s = sub.add_parser("demo", parents=[common], help="build the demo warehouse and print its invoices")
     s.add_argument("--events", type=int, default=3000, help="about how many demo events to generate")

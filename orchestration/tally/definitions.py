@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor
 
-from .assets import asset_checks, assets, billing_day_job, nightly_billing
+from .assets import asset_checks, assets, billing_day_job, nightly_billing, push_invoices_job
 from .project import ROOT, ensure_dagster_yaml
 from .resources import default_resources
 from .sensors import ingest_landing_job, landing_sensor
@@ -33,7 +33,7 @@ if _own_dagster_home():
 defs = Definitions(
     assets=assets,
     asset_checks=asset_checks,
-    jobs=[billing_day_job, ingest_landing_job],
+    jobs=[billing_day_job, ingest_landing_job, push_invoices_job],
     schedules=[nightly_billing],
     sensors=[landing_sensor],
     resources=default_resources(),

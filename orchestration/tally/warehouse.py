@@ -36,6 +36,18 @@ RAW_TABLES = {
         ("raw_text", "varchar"),
         ("received_at", "timestamp not null"),
     ],
+    # payment status changes from the providers (tally.push): verified webhooks and polling
+    "payment_events": [
+        ("provider", "varchar not null"),
+        ("event_id", "varchar not null"),
+        ("invoice_id", "varchar not null"),
+        ("provider_payment_id", "varchar"),
+        ("event_type", "varchar not null"),
+        ("payment_status", "varchar not null"),
+        ("payload", "{json} not null"),
+        ("occurred_at", "timestamp"),
+        ("received_at", "timestamp not null"),
+    ],
 }
 
 
@@ -150,7 +162,7 @@ class Warehouse:
         return rows[0][0] > 0
 
     def ensure_raw(self) -> None:
-        """Create the raw schema and its three append-only logs if missing."""
+        """Create the raw schema and its append-only logs if missing."""
         self.execute(f'create schema if not exists "{self.raw}"')
         for table, cols in RAW_TABLES.items():
             body = ", ".join(f'"{c}" {t.format(json=self.json_type)}' for c, t in cols)
