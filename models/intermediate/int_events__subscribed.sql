@@ -55,6 +55,18 @@ pricings as (
 
 ),
 
+group_keys as (
+
+    select
+        pricings.pricing_id,
+        pricings.charge_id,
+        group_key.idx as key_index,
+        {{ json_scalar_text('group_key.value') }} as group_key
+    from pricings
+    {{ json_array_elements('pricings.group_keys', 'group_key') }}
+
+),
+
 priced_metrics as (
 
     select
@@ -64,14 +76,21 @@ priced_metrics as (
         metrics.aggregation_type,
         metrics.field_name,
         metrics.expression,
-        metrics.is_recurring
+        metrics.is_recurring,
+        -- only a charge with filters or group keys needs the per-event bucket search below
+        -- (when in doubt, the general path)
+        coalesce(charges.charge_id in (select charge_id from filter_values)
+                 or charges.charge_id in (select charge_id from group_keys), true) as is_bucketed
     from charges
     inner join metrics on metrics.metric_code = charges.metric_code
 
 ),
 
-matched as (
-
+{#- The events matched to their subscription segments and charges. Inlined twice (the charges
+    without buckets, and those with) rather than shared, so that the common case — every event
+    of a charge without filters or group keys — is never materialised as an intermediate result
+    with its properties. -#}
+{%- set matched_events -%}
     select
         -- ids
         events.transaction_id,
@@ -81,6 +100,7 @@ matched as (
         events.metric_code,
         priced_metrics.aggregation_type,
         priced_metrics.is_recurring,
+        priced_metrics.is_bucketed,
 
         -- values
         events.properties,
@@ -107,7 +127,21 @@ matched as (
         on priced_metrics.plan_code = subscriptions.plan_code
         and priced_metrics.metric_code = events.metric_code
     -- a recurring metric carries its earlier events into the segments after a plan change
-    where events.event_timestamp >= subscriptions.started_at or priced_metrics.is_recurring
+    where (events.event_timestamp >= subscriptions.started_at or priced_metrics.is_recurring)
+{%- endset %}
+
+unbucketed as (
+
+    -- charges without filters or group keys: every event in the default pricing, ungrouped
+    select * from ({{ matched_events }}) matched_events
+    where not is_bucketed
+
+),
+
+matched as (
+
+    select * from ({{ matched_events }}) matched_events
+    where is_bucketed
 
 ),
 
@@ -159,17 +193,6 @@ with_pricing as (
 
 ),
 
-group_keys as (
-
-    select
-        pricings.pricing_id,
-        group_key.idx as key_index,
-        {{ json_scalar_text('group_key.value') }} as group_key
-    from pricings
-    {{ json_array_elements('pricings.group_keys', 'group_key') }}
-
-),
-
 groups as (
 
     select
@@ -211,6 +234,27 @@ final as (
         on groups.transaction_id = with_pricing.transaction_id
         and groups.subscription_id = with_pricing.subscription_id
         and groups.charge_id = with_pricing.charge_id
+
+    union all
+
+    select
+        transaction_id,
+        external_subscription_id,
+        subscription_id,
+        charge_id,
+        charge_id || '|default' as pricing_id,
+        '{}' as grouped_by,
+        charge_id || '|default|{}' as bucket_id,
+        metric_code,
+        aggregation_type,
+        is_recurring,
+        property_value,
+        precise_total_amount_cents,
+        operation_type,
+        event_timestamp,
+        event_date,
+        received_at
+    from unbucketed
 
 )
 

@@ -24,7 +24,12 @@ periods as (
 
 ),
 
-in_period as (
+{#- The events of each period (a metered metric's inside it, a recurring one's up to its end),
+    known by the period's knowledge cutoff. Inlined into each aggregation below rather than shared,
+    so that each reads only the events of its own aggregation types and none is materialised. -#}
+{%- set in_period_sql -%}
+(
+    select * from (
 
     select
         periods.period_id,
@@ -33,7 +38,7 @@ in_period as (
         events.aggregation_type,
         events.property_value,
         case when events.aggregation_type in ('sum_agg', 'max_agg', 'latest_agg')
-             then {{ numeric_or_null('events.property_value') }} end as numeric_value,
+             then {{ numeric_or_null_fast('events.property_value') }} end as numeric_value,
         events.operation_type,
         events.event_timestamp,
         events.received_at,
@@ -44,8 +49,10 @@ in_period as (
         and events.event_timestamp < periods.to_at
         and (events.is_recurring or events.event_timestamp >= periods.from_at)
         and events.received_at <= periods.knowledge_cutoff_at
-
-),
+        and events.aggregation_type in (__aggregation_types__)
+    ) in_period_events
+)
+{%- endset %}
 
 simple_aggregations as (
 
@@ -58,8 +65,7 @@ simple_aggregations as (
             when 'sum_agg' then coalesce(sum(numeric_value), 0)
             when 'max_agg' then coalesce(max(numeric_value), 0)
         end as units
-    from in_period
-    where aggregation_type in ('count_agg', 'sum_agg', 'max_agg')
+    from {{ in_period_sql | replace('__aggregation_types__', "'count_agg', 'sum_agg', 'max_agg'") }} in_period
     group by period_id, charge_id, bucket_id
 
 ),
@@ -75,9 +81,8 @@ latest_values as (
             partition by period_id, bucket_id
             order by event_timestamp desc, received_at desc, transaction_id desc
         ) as recency
-    from in_period
-    where aggregation_type = 'latest_agg'
-      and numeric_value is not null
+    from {{ in_period_sql | replace('__aggregation_types__', "'latest_agg'") }} in_period
+    where numeric_value is not null
 
 ),
 
@@ -105,9 +110,8 @@ unique_operations as (
             partition by period_id, bucket_id, property_value
             order by event_timestamp, received_at, transaction_id
         ), 'remove') as previous_operation
-    from in_period
-    where aggregation_type = 'unique_count_agg'
-      and property_value is not null
+    from {{ in_period_sql | replace('__aggregation_types__', "'unique_count_agg'") }} in_period
+    where property_value is not null
 
 ),
 

@@ -27,7 +27,7 @@ known_values as (
         periods.from_at,
         periods.to_at,
         {{ epoch_seconds('periods.period_end_at') }} - {{ epoch_seconds('periods.period_start_at') }} as period_seconds,
-        {{ numeric_or_null('events.property_value') }} as numeric_value,
+        {{ numeric_or_null_fast('events.property_value') }} as numeric_value,
         events.event_timestamp,
         events.received_at,
         events.transaction_id

@@ -153,7 +153,7 @@ diagnosed as (
             when expression is not null and property_value is null then 'expression_without_value'
             when aggregation_type <> 'count_agg' and property_value is null then 'missing_aggregation_property'
             when aggregation_type in ('sum_agg', 'max_agg', 'latest_agg', 'weighted_sum_agg')
-                 and {{ numeric_or_null('property_value') }} is null then 'non_numeric_value'
+                 and {{ numeric_or_null_fast('property_value') }} is null then 'non_numeric_value'
             when is_closed and received_at > knowledge_cutoff_at then 'late_event'
         end as reason_code
     from with_period
