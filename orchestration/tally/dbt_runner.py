@@ -70,32 +70,50 @@ def dbt_vars(settings: Settings, as_of: datetime | None) -> dict:
 
 
 def dbt_args(settings: Settings, command: list[str], as_of: datetime | None) -> list[str]:
+    """The `dbt` command line equivalent to what run_dbt runs."""
+    spec = dbt_spec(settings, command, as_of)
+    return [dbt_executable(), *spec["globals"], *spec["command"], *spec["common"],
+            "--vars", json.dumps(spec["vars"])]
+
+
+def dbt_spec(settings: Settings, command: list[str], as_of: datetime | None) -> dict:
     root = project_dir()
-    args = [
-        dbt_executable(), "--no-use-colors", *command,
-        "--project-dir", str(root),
-        "--profiles-dir", str(root),
-        "--target", settings.target,
-        "--target-path", str(settings.home / "target" / f"{settings.target}-{settings.schema}"),
-        "--log-path", str(settings.home / "logs"),
-    ]
-    args += ["--vars", json.dumps(dbt_vars(settings, as_of))]
-    return args
+    return {
+        "globals": ["--no-use-colors"],
+        "command": list(command),
+        "common": [
+            "--project-dir", str(root),
+            "--profiles-dir", str(root),
+            "--target", settings.target,
+            "--target-path", str(settings.home / "target" / f"{settings.target}-{settings.schema}"),
+            "--log-path", str(settings.home / "logs"),
+        ],
+        "vars": dbt_vars(settings, as_of),
+    }
 
 
 def run_dbt(settings: Settings, command: list[str], as_of: datetime | None = None,
             echo: bool = False) -> str:
-    """Run `dbt <command>`; raise DbtError with dbt's own messages when it fails."""
+    """Run `dbt <command>` with the vars of `as_of`; raise DbtError with dbt's own messages when it fails.
+
+    dbt runs in a child process (tally.dbt_exec) that parses the project without the run's vars, so
+    that dbt's partial parsing survives a change of as_of, and then runs the command with them."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    args = dbt_args(settings, command, as_of)
-    proc = subprocess.run(args, env=settings.dbt_env(), cwd=project_dir(), capture_output=not echo,
-                          text=True)
+    spec = dbt_spec(settings, command, as_of)
+    proc = subprocess.run([sys.executable, "-m", "tally.dbt_exec", json.dumps(spec)], env=settings.dbt_env(),
+                          cwd=project_dir(), capture_output=not echo, text=True)
     if proc.returncode != 0:
         out = (proc.stdout or "") + (proc.stderr or "")
         start = out.rfind("Completed with")
         detail = (out[start:] if start >= 0 else out)[-4000:].strip()
         raise DbtError(f"dbt {' '.join(command)} failed (exit {proc.returncode}):\n{detail}")
     return proc.stdout or ""
+
+
+def parse(settings: Settings) -> None:
+    """Parse the project for this warehouse (what every run_dbt does first), so that the next
+    billing run only re-parses what changed."""
+    run_dbt(settings, ["parse"])
 
 
 def bill(settings: Settings, as_of: datetime, tests: bool = True, echo: bool = False) -> str:
