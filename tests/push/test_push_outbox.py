@@ -191,3 +191,28 @@ def test_tally_push_command(billed, systems):
     missing = tally("--system", "adyen")
     assert missing.returncode == 2 and missing.stderr.strip() == \
         "tally: error: adyen is not configured: set its secrets (see docs/push.md)"
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_an_earlier_billing_day_delivers_what_a_later_one_left_pending(billed):
+    """Backfills run days out of order: a run for day D enqueues D's invoices only, but still
+    delivers the rows a later day enqueued and could not send."""
+    from datetime import datetime
+
+    def run(conn, finalized_before):
+        with Warehouse(billed) as wh:
+            outbox.ensure_tables(wh)
+            pusher = outbox.Pusher(wh, {"stripe": conn}, None, sleep=lambda s: None, attempts_per_run=1)
+            return pusher.run(lambda: outbox.Plan(wh, {"stripe": conn}, [], None, finalized_before))
+
+    march, april = datetime(2026, 3, 1, 23, 59, 59), datetime(2026, 4, 1, 23, 59, 59)
+    down = Scripted({"invoice": [RetryableError("HTTP 503", 503) for _ in range(5)]})
+    report = run(down, april)                                     # day 2026-04-01: both invoices, not sent
+    assert len({r.object_id for r in report.enqueued if r.object_type == "invoice"}) == 2
+    assert {r.action for r in report.pending} == {"invoice", "payment"}
+    report = run(Scripted(), march)                               # then day 2026-03-01 again
+    assert not report.enqueued and not report.failed and not report.pending
+    assert {(r.action, r.object_id) for r in report.done} == {
+        (a, i) for i in {r["object_id"] for r in _rows(billed) if r["object_type"] == "invoice"}
+        for a in ("invoice", "payment")}
+    assert {r["status"] for r in _rows(billed)} == {"done"}

@@ -104,6 +104,7 @@ class Invoice:
     total_amount_cents: int
     fees: list[dict[str, Any]] = field(default_factory=list)
     document: dict[str, Any] = field(default_factory=dict)  # the whole Lago-shaped invoice
+    finalized_at: Any = None  # when it was finalized (naive UTC datetime)
 
 
 @dataclass

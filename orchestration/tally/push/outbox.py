@@ -137,9 +137,13 @@ class Plan:
         self.rows: list[Row] = []
         if not source.marts_ready(wh):
             return
-        self.invoices = {i.invoice_id: i for i in source.finalized_invoices(wh, finalized_before)}
+        # every finalized invoice, to deliver rows enqueued earlier; rows are added for those
+        # finalized by `finalized_before` (a billing day's end) only
+        self.invoices = {i.invoice_id: i for i in source.finalized_invoices(wh)}
         self.customers = source.customer_systems(wh)
-        for inv in self.invoices.values():
+        due = [i for i in self.invoices.values()
+               if finalized_before is None or (i.finalized_at is not None and i.finalized_at <= finalized_before)]
+        for inv in due:
             for system, customer in sorted(self.customers.get(inv.external_customer_id, {}).items()):
                 conn = connectors.get(system)
                 if conn is None or (only and only != system):
@@ -154,7 +158,7 @@ class Plan:
         if endpoints and only in (None, WEBHOOK):
             from .webhooks_out import messages
 
-            for object_type, object_id, webhook_type, customer, body in messages(wh, list(self.invoices.values())):
+            for object_type, object_id, webhook_type, customer, body in messages(wh, due):
                 for url in endpoints:
                     self.rows.append(Row.new(object_type, object_id, WEBHOOK, webhook_type, url, customer, body))
         seen, unique = set(), []

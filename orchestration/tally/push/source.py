@@ -30,12 +30,9 @@ def marts_ready(wh: Warehouse) -> bool:
         wh.relation_exists(wh.settings.schema, "stg_customers")
 
 
-def finalized_invoices(wh: Warehouse, finalized_before: datetime | None = None) -> list[Invoice]:
+def finalized_invoices(wh: Warehouse) -> list[Invoice]:
     """Every finalized invoice (fct_finalized_invoices) with its frozen fees, oldest first."""
-    where, params = "", []
-    if finalized_before is not None:
-        where, params = "where finalizes_at <= ?", [finalized_before]
-    rows = wh.records(f"select * from {_rel(wh, 'fct_finalized_invoices')} {where}", params)
+    rows = wh.records(f"select * from {_rel(wh, 'fct_finalized_invoices')}")
     if not rows:
         return []
     fees = wh.records(f"select * from {_rel(wh, 'fct_finalized_fees')}")
@@ -73,7 +70,7 @@ def finalized_invoices(wh: Warehouse, finalized_before: datetime | None = None) 
             currency=r["currency"], invoice_type=r["invoice_type"], issuing_date=iso(r["issuing_date"]),
             payment_due_date=iso(r["payment_due_date"]), fees_amount_cents=int(r["fees_amount_cents"]),
             taxes_amount_cents=int(r["taxes_amount_cents"]), total_amount_cents=int(r["total_amount_cents"]),
-            fees=inv_fees, document=document))
+            fees=inv_fees, document=document, finalized_at=r["finalizes_at"]))
     return out
 
 
