@@ -1,7 +1,7 @@
 {#- One row per fee and tax applied to it (Lago's fee applied taxes). The taxes of a fee are those
     of the most specific level that has any, in Lago's precedence: the tax codes given on a
     one-off invoice's fee, else the add-on's (add-on fees), else the charge's (charge fees), else
-    the plan's (charge and subscription fees), else the customer's, else the organization's
+    the plan's (charge, subscription and commitment fees), else the customer's, else the organization's
     (taxes with applied_to_organization). Each level is read in the version in force at the
     fee's billing moment; a deleted tax applies nowhere.
     The tax base is the fee's amount_cents minus its coupon share (precise_coupons_amount_cents),
@@ -94,9 +94,9 @@ taxed_fees as (
     (2, 'add_ons', 'add_ons.add_on_code = taxed_fees.add_on_code', "('add_on')", true),
     (3, 'charges', 'charges.charge_id = taxed_fees.charge_id and charges.plan_code = taxed_fees.plan_code',
         "('charge')", true),
-    (4, 'plans', 'plans.plan_code = taxed_fees.plan_code', "('charge', 'subscription')", true),
+    (4, 'plans', 'plans.plan_code = taxed_fees.plan_code', "('charge', 'subscription', 'commitment')", true),
     (5, 'customers', 'customers.external_customer_id = taxed_fees.external_customer_id',
-        "('add_on', 'charge', 'subscription')", true),
+        "('add_on', 'charge', 'subscription', 'commitment')", true),
 ] %}
 {%- for level, relation, condition, fee_types, versioned in levels %}
 
