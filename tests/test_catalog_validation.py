@@ -173,8 +173,8 @@ def test_invalid_object_in_yaml(warehouse, tmp_path):
 STRUCTURE_CASES = [
     ("unknown_object_type", "bad.json", json.dumps([METRIC, {"widget": {"code": "w"}}]),
      "item 1: expected a Lago request body such as {\"plan\": {...}}, one of: add_on, applied_add_on, "
-     "applied_coupon, billable_metric, coupon, credit_note, customer, organization, plan, subscription, tax, "
-     "wallet, wallet_transaction"),
+     "applied_coupon, billable_metric, coupon, credit_note, customer, invoice, organization, plan, subscription, "
+     "tax, wallet, wallet_transaction"),
     ("body_not_an_object", "bad.json", json.dumps([METRIC, {"plan": ["starter"]}]),
      "item 1: the body of 'plan' must be an object"),
     ("json_syntax_error", "bad.json", '[{"billable_metric": {"code": "x",}}]',

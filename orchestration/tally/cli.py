@@ -55,6 +55,8 @@ def cmd_ingest(args, settings):
 
 def cmd_bill(args, settings):
     as_of = _at(args.as_of) or catalog.utcnow()
+    with Warehouse(settings) as wh:
+        wh.ensure_raw()  # a warehouse made by an older Tally lacks the raw logs added since
     bill(settings, as_of, tests=not args.skip_tests, echo=args.verbose)
     with Warehouse(settings) as wh:
         invs = reports.invoices(wh)
