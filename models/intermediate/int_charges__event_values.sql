@@ -53,7 +53,7 @@ final as (
             partition by period_id, bucket_id
             order by event_timestamp, received_at, transaction_id
         ) - 1 as integer) as event_index,
-        value
+        {{ to_units('value') }} as value
     from valued
     where value is not null
 

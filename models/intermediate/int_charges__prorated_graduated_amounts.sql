@@ -236,13 +236,14 @@ final as (
     select
         priced_days.period_id,
         priced_days.bucket_id,
-        case
-            when highest.final_total < 0 or highest.highest_total = 0 then {{ to_exact_amount(0) }}
-            else {{ to_exact_amount(
-                'case when priced_days.amount_days > 0 then '
-                ~ div_round('priced_days.amount_days', 'priced_days.full_period_days', 10) ~ ' else 0 end') }}
-                + {{ to_exact_amount('coalesce(flat_amounts.flat_amount, 0)') }}
-        end as amount
+        {{ to_exact_amount(
+            "case
+                when highest.final_total < 0 or highest.highest_total = 0 then 0
+                else " ~ to_exact_amount(
+                    'case when priced_days.amount_days > 0 then '
+                    ~ div_round('priced_days.amount_days', 'priced_days.full_period_days', 10) ~ ' else 0 end')
+                ~ " + " ~ to_exact_amount('coalesce(flat_amounts.flat_amount, 0)') ~ "
+            end") }} as amount
     from priced_days
     inner join highest
         on highest.period_id = priced_days.period_id

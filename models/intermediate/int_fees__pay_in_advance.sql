@@ -288,7 +288,7 @@ event_fee_rows as (
         grouped_by as grouped_by_text,
 
         -- usage: the event
-        value as units,
+        {{ to_units('value') }} as units,
         1 as events_count,
 
         -- amounts: a prorated charge (but standard, whose units are prorated) bills the days left
@@ -340,7 +340,7 @@ period_start_rows as (
         substr(carried_units.bucket_id, length(pricings.pricing_id) + 2) as grouped_by_text,
 
         -- usage
-        carried_units.units,
+        {{ to_units('carried_units.units') }} as units,
         0 as events_count,
 
         -- amounts
