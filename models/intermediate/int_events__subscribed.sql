@@ -15,7 +15,7 @@ stg_events as (
 
 ),
 
-events as (
+events as {{ not_materialized() }} (
 
     select *, {{ metric_expression_value() }} as expression_value
     from stg_events
