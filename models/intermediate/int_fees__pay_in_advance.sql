@@ -110,7 +110,7 @@ in_period as (
         events.grouped_by,
         periods.external_subscription_id,
         periods.external_customer_id,
-        events.metric_code,
+        charges.metric_code,
         charges.charge_model,
         pricings.filter_values_text,
         pricings.properties,
