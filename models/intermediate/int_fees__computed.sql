@@ -37,6 +37,13 @@ one_off_fees as (
 
 ),
 
+wallet_purchases as (
+
+    select * from {{ ref('int_wallets__transactions') }}
+    where transaction_status = 'purchased'
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions__lifecycle') }}
@@ -219,7 +226,8 @@ every_fee as (
         all_fees.*,
         cast(null as varchar) as add_on_code,
         cast(null as varchar) as fee_tax_codes,
-        cast(null as varchar) as one_off_invoice_id
+        cast(null as varchar) as own_invoice_id,
+        'subscription' as own_invoice_type
     from all_fees
 
     union all
@@ -248,9 +256,41 @@ every_fee as (
         true as is_invoiceable,
         add_on_code,
         fee_tax_codes,
-        invoice_id as one_off_invoice_id
+        invoice_id as own_invoice_id,
+        'one_off' as own_invoice_type
     from one_off_fees
     where billed_at <= {{ as_of() }}
+
+    union all
+
+    -- purchases of wallet credits (Lago's paid_credits): one credit fee on an invoice of its own,
+    -- worth the credits' amount; the credits count once that invoice is paid (int_wallets__ledger)
+    select
+        'credit/' || wallet_transaction_id as period_id,
+        'credit' as fee_type,
+        cast(null as varchar) as external_subscription_id,
+        external_customer_id,
+        cast(null as varchar) as charge_id,
+        'credit' as bucket_id,
+        cast(null as varchar) as metric_code,
+        cast(null as varchar) as charge_model,
+        cast(null as varchar) as filter_values_text,
+        '{}' as grouped_by_text,
+        {{ to_units('credit_amount') }} as units,
+        0 as events_count,
+        {{ to_money('amount_cents') }} as precise_amount_cents,
+        currency,
+        cast(null as timestamp) as from_at,
+        cast(null as timestamp) as to_at,
+        created_at as billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable,
+        cast(null as varchar) as add_on_code,
+        cast(null as varchar) as fee_tax_codes,
+        invoice_id as own_invoice_id,
+        'credit' as own_invoice_type
+    from wallet_purchases
 
 ),
 
@@ -263,7 +303,7 @@ final as (
         bucket_id,
         -- an invoice per customer and billing moment; a pay-in-advance charge's fee on an invoice
         -- of its own (none when the charge is not invoiceable)
-        case when one_off_invoice_id is not null then one_off_invoice_id
+        case when own_invoice_id is not null then own_invoice_id
              when not is_invoiceable then null
              when advance_transaction_id is null
                  then md5(external_customer_id || '|' || {{ iso_utc('billed_at') }})
@@ -302,7 +342,7 @@ final as (
         -- one-off invoices (appended columns): the add-on billed and the tax codes given on the fee
         add_on_code,
         fee_tax_codes,
-        case when one_off_invoice_id is not null then 'one_off' else 'subscription' end as invoice_type
+        own_invoice_type as invoice_type
 
     from every_fee
 

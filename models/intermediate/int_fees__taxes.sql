@@ -83,7 +83,8 @@ taxed_fees as (
     from fees
     inner join fee_plans on fee_plans.fee_id = fees.fee_id
     left join coupon_shares on coupon_shares.fee_id = fees.fee_id
-    where fees.invoice_id is not null
+    -- a purchase of wallet credits is an advance payment: Lago taxes none
+    where fees.invoice_id is not null and fees.fee_type <> 'credit'
 
 ),
 

@@ -1,16 +1,18 @@
-{#- Every invoice as computed at as_of, before numbering: one per customer and billing moment,
-    holding the fees of every subscription billed then, or one per one-off invoice (add-on fees,
-    invoice_type one_off). It is a draft until its grace period ends (customer setting, else
-    organization), then finalized; pay-in-advance charge and one-off invoices are final at once.
-    A finalized invoice of 0 is skipped when the customer (or, when it inherits, the organization)
-    does not finalize empty invoices.
+{#- Every invoice as computed at as_of, before numbering and before prepaid credits: one per
+    customer and billing moment, holding the fees of every subscription billed then; one per
+    one-off invoice (add-on fees, invoice_type one_off); one per purchase of wallet credits
+    (invoice_type credit). It is a draft until its grace period ends (customer setting, else
+    organization), then finalized; pay-in-advance charge, one-off and credit invoices are final
+    at once. A finalized invoice of 0 is skipped when the customer (or, when it inherits, the
+    organization) does not finalize empty invoices.
     Amounts, in Lago's order: fees_amount_cents (sum of the fees' amount_cents) - coupons
     (int_coupons__consumption, before taxes) = sub_total_excluding_taxes; + taxes (the sum of
     every fee tax's precise amount, rounded half away from zero once) = sub_total_including_taxes;
     - credit notes (unused in-advance fees on termination or upgrade, consumed by the customer's
     subscription invoices in order from the one issued with them, each taking at most its
-    sub_total_including_taxes; one-off invoices take none) - prepaid credits = total.
-    Finalized invoices are frozen and numbered by fct_finalized_invoices. -#}
+    sub_total_including_taxes; one-off and credit invoices take none) =
+    total_before_prepaid_credits_cents. Prepaid credits come next (int_wallets__ledger, at
+    finalization) and give the total (int_invoices__totals). -#}
 with
 
 fees as (
@@ -173,13 +175,13 @@ with_settings as (
         customers.timezone,
         customers.net_payment_term,
         -- a pay-in-advance charge's invoice is final at once (Lago's instant charges)
-        case when invoices.is_pay_in_advance_charge or invoices.invoice_type = 'one_off' then 0
+        case when invoices.is_pay_in_advance_charge or invoices.invoice_type in ('one_off', 'credit') then 0
              else customers.invoice_grace_period end as invoice_grace_period,
         customers.finalize_zero_amount_invoice,
         organization.document_numbering,
         organization.timezone as organization_timezone,
         {{ add_days('invoices.issued_at',
-                    "case when invoices.is_pay_in_advance_charge or invoices.invoice_type = 'one_off' then 0
+                    "case when invoices.is_pay_in_advance_charge or invoices.invoice_type in ('one_off', 'credit') then 0
                           else customers.invoice_grace_period end") }}
             as finalizes_at,
         coalesce(organization.document_number_prefix,
@@ -209,9 +211,9 @@ final as (
         coupons_amount_cents,
         taxes_amount_cents,
         cast(credit_notes_amount_cents as bigint) as credit_notes_amount_cents,
-        cast(0 as bigint) as prepaid_credit_amount_cents,
         cast(fees_amount_cents - coupons_amount_cents as bigint) as sub_total_excluding_taxes_amount_cents,
-        cast(sub_total_including_taxes_amount_cents - credit_notes_amount_cents as bigint) as total_amount_cents,
+        cast(sub_total_including_taxes_amount_cents - credit_notes_amount_cents as bigint)
+            as total_before_prepaid_credits_cents,
 
         -- numbering
         number_prefix,

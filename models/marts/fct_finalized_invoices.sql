@@ -11,7 +11,7 @@ with
 
 computed as (
 
-    select * from {{ ref('int_invoices__computed') }}
+    select * from {{ ref('int_invoices__totals') }}
     where status = 'finalized' and not is_skipped
 
 ),

@@ -41,7 +41,7 @@ finalized as (
 
 computed as (
 
-    select * from {{ ref('int_invoices__computed') }}
+    select * from {{ ref('int_invoices__totals') }}
 
 ),
 

@@ -332,8 +332,14 @@ def object_key(otype: str, body: dict) -> str:
         return f'{body.get("external_customer_id")}/{body.get("coupon_code")}'
     if otype == "applied_add_on":
         return f'{body.get("external_customer_id")}/{body.get("add_on_code")}/{body.get("id", "")}'
+    if otype == "wallet":
+        # a customer's wallet, by its code (Lago's wallets carry one; "default" when not given)
+        customer = body.get("external_customer_id")
+        if customer is None or (isinstance(customer, str) and not customer.strip()):
+            raise CatalogError(otype, None, "external_customer_id", "is required")
+        return f'{customer}/{body.get("code") or "default"}'
     if otype == "wallet_transaction":
-        return f'{body.get("wallet_id")}/{body.get("id", "")}'
+        return f'{wallet_key(body)}/{body.get("id", "")}'
     if otype == "invoice":
         # a one-off invoice (Lago's POST /invoices): the same body twice is one invoice unless
         # it carries its own `id`
@@ -523,10 +529,100 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         _currency(body.get("amount_currency"), otype, key, "amount_currency")
         _tax_codes(body.get("tax_codes"), otype, key, "tax_codes", catalog)
     elif otype == "wallet":
-        _decimal(body.get("rate_amount"), otype, key, "rate_amount")
-        _currency(body.get("currency"), otype, key, "currency")
+        _validate_wallet(body, key, catalog)
+    elif otype == "wallet_transaction":
+        _validate_wallet_transaction(body, key, catalog)
+
+
+def wallet_key(body: dict) -> str:
+    """The wallet a wallet transaction names: `wallet_id` (the wallet's key,
+    EXTERNAL_CUSTOMER_ID/CODE), else the customer's wallet of `wallet_code` ("default")."""
+    if body.get("wallet_id"):
+        return str(body["wallet_id"])
+    return f'{body.get("external_customer_id")}/{body.get("wallet_code") or "default"}'
+
+
+WALLET_INTERVALS = {"weekly", "monthly", "quarterly", "semiannual", "yearly"}
+
+
+def _validate_wallet(body: dict, key: str, catalog: "Catalog") -> None:
+    otype = "wallet"
+    customer_id = body.get("external_customer_id")
+    _must_exist(catalog, "customer", customer_id, otype, key, "external_customer_id")
+    rate = _decimal(body.get("rate_amount"), otype, key, "rate_amount")
+    if rate == 0:
+        raise CatalogError(otype, key, "rate_amount", "must be greater than 0")
+    _currency(body.get("currency"), otype, key, "currency")
+    customer_currency = (catalog.body("customer", str(customer_id)) or {}).get("currency")
+    if customer_currency and body.get("currency") != customer_currency:
+        raise CatalogError(otype, key, "currency",
+                           f"{body.get('currency')!r} differs from the customer's currency {customer_currency!r}")
+    for f in ("paid_credits", "granted_credits"):
+        _decimal(body.get(f), otype, key, f, required=False)
+    _timestamp(body.get("expiration_at"), otype, key, "expiration_at")
+    priority = _integer(body.get("priority"), otype, key, "priority", required=False)
+    if priority is not None and not 1 <= priority <= 50:
+        raise CatalogError(otype, key, "priority", f"must be between 1 and 50, got {body.get('priority')!r}")
+    current = catalog.body("wallet", key)
+    if current is not None:
+        # Lago keeps a wallet's credit value and currency for its whole life
+        for f in ("rate_amount", "currency"):
+            if str(current.get(f)) != str(body.get(f)) and _decimal_or_text(current.get(f)) != _decimal_or_text(body.get(f)):
+                raise CatalogError(otype, key, f, f"cannot change ({current.get(f)!r} → {body.get(f)!r})")
+    else:
+        # one active wallet per customer: invoices take prepaid credits from it
+        for (kind, other), entry in catalog.current.items():
+            if kind == "wallet" and other != key and entry["action"] == "upsert" \
+                    and entry["payload"]["wallet"].get("external_customer_id") == customer_id:
+                raise CatalogError(otype, key, "external_customer_id",
+                                   f"customer {customer_id!r} already has the active wallet {other!r}; "
+                                   "terminate it first")
+    rules = body.get("recurring_transaction_rules")
+    if rules is None:
+        return
+    if not isinstance(rules, list):
+        raise CatalogError(otype, key, "recurring_transaction_rules", "must be a list")
+    for i, rule in enumerate(rules):
+        field = f"recurring_transaction_rules[{i}]"
+        if not isinstance(rule, dict):
+            raise CatalogError(otype, key, field, "must be an object")
+        trigger = rule.get("trigger")
+        _one_of(trigger, {"interval", "threshold"}, otype, key, f"{field}.trigger",
+                "must be interval or threshold, got {value!r}")
+        method = rule.get("method", "fixed")
+        _one_of(method, {"fixed", "target"}, otype, key, f"{field}.method", "must be fixed or target, got {value!r}")
+        if trigger == "threshold" or method == "target":
+            # both depend on the ongoing balance at every moment, which Tally does not derive yet
+            raise CatalogError(otype, key, field,
+                               f"trigger {trigger!r} with method {method!r} is not supported; "
+                               "Tally supports interval rules with the fixed method")
+        _one_of(rule.get("interval"), WALLET_INTERVALS, otype, key, f"{field}.interval",
+                "must be weekly, monthly, quarterly, semiannual or yearly, got {value!r}")
+        _timestamp(rule.get("started_at"), otype, key, f"{field}.started_at")
         for f in ("paid_credits", "granted_credits"):
-            _decimal(body.get(f), otype, key, f, required=False)
+            _decimal(rule.get(f), otype, key, f"{field}.{f}", required=False)
+
+
+def _decimal_or_text(value):
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+def _validate_wallet_transaction(body: dict, key: str, catalog: "Catalog") -> None:
+    otype = "wallet_transaction"
+    wallet = wallet_key(body)
+    entry = catalog.current.get(("wallet", wallet))
+    if entry is None:
+        raise CatalogError(otype, key, "wallet_id", f"wallet {wallet!r} does not exist")
+    if entry["action"] != "upsert":
+        raise CatalogError(otype, key, "wallet_id", f"wallet {wallet!r} is terminated")
+    amounts = [_decimal(body.get(f), otype, key, f, required=False)
+               for f in ("paid_credits", "granted_credits", "voided_credits")]
+    if not any(amounts):
+        raise CatalogError(otype, key, "paid_credits",
+                           "one of paid_credits, granted_credits or voided_credits must be greater than 0")
 
 
 def _must_exist(catalog: "Catalog", kind: str, value, otype, key, field, label: str | None = None) -> None:
@@ -712,6 +808,19 @@ def load_paths(wh: Warehouse, paths: Iterable[str | Path], received_at: datetime
             raise ValueError(f"{path}: {exc}") from None
         results.append((path, written, unchanged))
     return results
+
+
+def terminate_wallet(wh: Warehouse, body: dict, at: datetime | None = None) -> None:
+    """Lago's DELETE /wallets/:id: the wallet stops at `at`; its remaining credits are lost."""
+    wh.ensure_raw()
+    key = object_key("wallet", body)
+    current = Catalog(wh).current.get(("wallet", key))
+    if current is None:
+        raise ValueError(f"wallet {key!r}: does not exist")
+    if current["action"] == "terminate":
+        raise ValueError(f"wallet {key!r}: already terminated")
+    load_objects(wh, [{"wallet": {"external_customer_id": body["external_customer_id"],
+                                  "code": key.split("/", 1)[1]}}], at or utcnow(), action="terminate")
 
 
 def terminate(wh: Warehouse, external_id: str, at: datetime | None = None) -> None:

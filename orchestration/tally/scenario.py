@@ -109,10 +109,14 @@ class Replay:
                         pending_events.append((at, _expand(step["payload"], i)))
                 elif action in STEP_OBJECTS:
                     payload = step.get("payload", {})
-                    if action == "create_one_off_invoice" and "id" not in payload:
-                        # two identical one-off invoices in one scenario are two invoices
+                    if action in ("create_one_off_invoice", "top_up_wallet") and "id" not in payload:
+                        # two identical one-off invoices (or top-ups) in one scenario are two
                         payload = {**payload, "id": f"step-{n}"}
                     catalog.load_objects(wh, [{STEP_OBJECTS[action]: payload}], at)
+                elif action == "terminate_wallet":
+                    catalog.terminate_wallet(wh, step.get("payload", {}), at)
+                elif action == "update_payment_status":
+                    self._update_payment_status(wh, n, at, step.get("payload", {}))
                 elif action == "terminate_subscription":
                     external_id = step.get("external_id") or step.get("payload", {}).get("external_id")
                     catalog.terminate(wh, external_id, at)
@@ -158,6 +162,25 @@ class Replay:
             finally:
                 os.unlink(fh.name)
             self.log(result.line())
+
+    def _update_payment_status(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> None:
+        """Lago's PUT /invoices/:id {payment_status}: the invoice is the one whose `number` is
+        given, else the customer's latest finalized invoice (of `invoice_type`, when given)
+        issued by `at`. Recorded as a provider-less payment event in raw.payment_events."""
+        from .push.payments import append_payment_event
+
+        self._bill(wh, at)
+        wh.connect()
+        wanted = [i for i in reports.invoices(wh) if i["status"] == "finalized" and _ts(i["issued_at"]) <= at
+                  and all(i.get(k) == payload[k] for k in ("number", "external_customer_id", "invoice_type")
+                          if k in payload)]
+        if not wanted:
+            raise ValueError(f"step {n}: update_payment_status: no finalized invoice matches {payload}")
+        invoice = max(wanted, key=lambda i: (_ts(i["issued_at"]), i.get("sequential_id") or 0))
+        append_payment_event(wh, provider="manual", event_id=f"step-{n}", invoice_id=invoice["invoice_id"],
+                             provider_payment_id=None, event_type="invoice.payment_status_updated",
+                             payment_status=payload.get("payment_status", "succeeded"), payload=payload,
+                             occurred_at=at, received_at=at)
 
     def _bill(self, wh: Warehouse, at: datetime) -> None:
         if self._billed_at == at:

@@ -208,7 +208,9 @@ def ensure_pg_database(settings: Settings) -> None:
     try:
         with admin.cursor() as cur:
             cur.execute(f'create database "{pg["database"]}"')
-    except psycopg2.errors.DuplicateDatabase:
+    except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+        # a concurrent `create database` of the same name can lose the race on the catalog's
+        # unique index instead of seeing the database: either way it exists now
         pass
     finally:
         admin.close()

@@ -1,0 +1,282 @@
+{#- Every wallet's movements in time order, with what each one actually moved and the balance
+    after it, as known at as_of (Lago's wallet transactions and balance_cents):
+    - granted credits count when given; purchased credits when their credit invoice is paid (the
+      first `succeeded` payment event received for it), until then they are `pending`;
+    - each finalized subscription invoice (pay-in-advance charge invoices included) takes, when
+      it is finalized, min(balance, its total after credit notes), as Lago applies prepaid credits
+      at finalization; one-off and credit invoices take none, drafts none yet;
+    - a void takes at most the balance;
+    - at its end (expiration_at, or its termination) a wallet loses what is left (an outbound
+      `voided` movement with source expiration or termination).
+    At one instant, credits in come before credits out, and the wallet's end comes last.
+    Consumption is greedy in time order: with C and D the running sums of credits in and of
+    amounts asked, what has been taken out up to a movement is D - max(0, max over earlier and
+    this movement of (D - C)), the standard closed form of "take what you can, never below 0".
+    One active wallet per customer (checked at `tally load`): an invoice takes from the wallet of
+    its customer and currency that is active when it is finalized. -#}
+with
+
+requests as (
+
+    select * from {{ ref('int_wallets__transactions') }}
+
+),
+
+wallets as (
+
+    select * from {{ ref('stg_wallets') }}
+
+),
+
+invoices as (
+
+    select * from {{ ref('int_invoices__computed') }}
+
+),
+
+payment_events as (
+
+    select * from {{ ref('stg_payment_events') }}
+
+),
+
+creations as (
+
+    select * from wallets
+    where is_creation and action = 'upsert'
+
+),
+
+terminations as (
+
+    select wallet_id, min(valid_from) as terminated_at
+    from wallets
+    where action <> 'upsert'
+    group by wallet_id
+
+),
+
+expirations as (
+
+    -- the expiration_at of the wallet version in force at that moment
+    select wallet_id, min(expiration_at) as expires_at
+    from wallets
+    where action = 'upsert'
+      and expiration_at is not null
+      and valid_from <= expiration_at
+      and (valid_to is null or valid_to > expiration_at)
+    group by wallet_id
+
+),
+
+wallet_spans as (
+
+    select
+        creations.wallet_id,
+        creations.external_customer_id,
+        creations.currency,
+        creations.rate_amount,
+        creations.created_at,
+        case when expirations.expires_at is not null
+                  and (terminations.terminated_at is null or expirations.expires_at < terminations.terminated_at)
+             then expirations.expires_at else terminations.terminated_at end as ended_at,
+        case when expirations.expires_at is not null
+                  and (terminations.terminated_at is null or expirations.expires_at < terminations.terminated_at)
+             then 'expiration' else 'termination' end as end_source
+    from creations
+    left join terminations on terminations.wallet_id = creations.wallet_id
+    left join expirations on expirations.wallet_id = creations.wallet_id
+
+),
+
+paid_invoices as (
+
+    select invoice_id, min(received_at) as paid_at
+    from payment_events
+    where payment_status = 'succeeded'
+    group by invoice_id
+
+),
+
+credit_movements as (
+
+    select
+        requests.wallet_transaction_id,
+        requests.wallet_id,
+        requests.invoice_id,
+        requests.transaction_type,
+        requests.transaction_status,
+        requests.source,
+        requests.credit_amount as requested_credit_amount,
+        requests.amount_cents as requested_amount_cents,
+        requests.created_at,
+        case when requests.transaction_status = 'purchased' then paid_invoices.paid_at
+             else requests.created_at end as settled_at
+    from requests
+    left join paid_invoices on paid_invoices.invoice_id = requests.invoice_id
+
+),
+
+invoice_movements as (
+
+    select
+        md5('prepaid/' || invoices.invoice_id) as wallet_transaction_id,
+        wallet_spans.wallet_id,
+        invoices.invoice_id,
+        'outbound' as transaction_type,
+        'invoiced' as transaction_status,
+        'invoice' as source,
+        cast(null as decimal(38, 5)) as requested_credit_amount,
+        invoices.total_before_prepaid_credits_cents as requested_amount_cents,
+        invoices.finalizes_at as created_at,
+        invoices.finalizes_at as settled_at
+    from invoices
+    inner join wallet_spans
+        on wallet_spans.external_customer_id = invoices.external_customer_id
+        and wallet_spans.currency = invoices.currency
+        and wallet_spans.created_at <= invoices.finalizes_at
+        and (wallet_spans.ended_at is null or invoices.finalizes_at < wallet_spans.ended_at)
+    where invoices.status = 'finalized'
+      and not invoices.is_skipped
+      and invoices.invoice_type = 'subscription'
+      and invoices.total_before_prepaid_credits_cents > 0
+
+),
+
+end_movements as (
+
+    select
+        md5('end/' || wallet_id) as wallet_transaction_id,
+        wallet_id,
+        cast(null as varchar) as invoice_id,
+        'outbound' as transaction_type,
+        'voided' as transaction_status,
+        end_source as source,
+        cast(null as decimal(38, 5)) as requested_credit_amount,
+        -- everything that is left
+        cast(null as bigint) as requested_amount_cents,
+        ended_at as created_at,
+        ended_at as settled_at
+    from wallet_spans
+    where ended_at <= {{ as_of() }}
+
+),
+
+movements as (
+
+    select *, case when transaction_type = 'inbound' then 0 else 1 end as instant_order
+    from credit_movements
+    union all
+    select *, 1 as instant_order
+    from invoice_movements
+    union all
+    select *, 2 as instant_order
+    from end_movements
+
+),
+
+counted as (
+
+    -- what each movement brings in or asks for, in the ledger's order
+    select
+        movements.*,
+        wallet_spans.external_customer_id,
+        wallet_spans.currency,
+        wallet_spans.rate_amount,
+        currencies.subunit_to_unit,
+        case when movements.transaction_type = 'inbound' and movements.settled_at is not null
+                  and (wallet_spans.ended_at is null or movements.settled_at < wallet_spans.ended_at)
+             then cast(movements.requested_amount_cents as decimal(38, 0)) else 0 end as inflow_cents,
+        case when movements.transaction_type = 'outbound'
+             then coalesce(cast(movements.requested_amount_cents as decimal(38, 0)), cast(1e18 as decimal(38, 0)))
+             else 0 end as asked_cents,
+        coalesce(movements.settled_at, movements.created_at) as ordered_at
+    from movements
+    inner join wallet_spans on wallet_spans.wallet_id = movements.wallet_id
+    inner join {{ ref('currencies') }} as currencies on currencies.code = wallet_spans.currency
+
+),
+
+running as (
+
+    select
+        *,
+        sum(inflow_cents) over ledger as credited_cents,
+        sum(asked_cents) over ledger as asked_to_date_cents
+    from counted
+    window ledger as (
+        partition by wallet_id
+        order by ordered_at, instant_order, wallet_transaction_id
+        rows between unbounded preceding and current row
+    )
+
+),
+
+shortfalls as (
+
+    select
+        *,
+        greatest(0, max(asked_to_date_cents - credited_cents) over (
+            partition by wallet_id
+            order by ordered_at, instant_order, wallet_transaction_id
+            rows between unbounded preceding and current row
+        )) as unmet_to_date_cents
+    from running
+
+),
+
+taken as (
+
+    select
+        *,
+        asked_to_date_cents - unmet_to_date_cents as taken_to_date_cents
+    from shortfalls
+
+),
+
+moved as (
+
+    select
+        *,
+        case
+            when transaction_type = 'inbound' then requested_amount_cents
+            else taken_to_date_cents - coalesce(lag(taken_to_date_cents) over (
+                partition by wallet_id order by ordered_at, instant_order, wallet_transaction_id), 0)
+        end as moved_cents
+    from taken
+
+),
+
+final as (
+
+    select
+        -- ids
+        wallet_transaction_id,
+        wallet_id,
+        external_customer_id,
+        invoice_id,
+        transaction_type,
+        case when transaction_type = 'inbound' and inflow_cents = 0 then 'pending' else 'settled' end as status,
+        transaction_status,
+        source,
+
+        -- credits and money
+        currency,
+        rate_amount,
+        -- credits given stay as given; credits taken in money are worth amount / rate_amount
+        case when requested_credit_amount is not null and moved_cents = requested_amount_cents
+             then requested_credit_amount
+             else {{ cents_to_credits('moved_cents', 'rate_amount', 'subunit_to_unit') }} end as credit_amount,
+        cast(moved_cents as bigint) as amount_cents,
+        cast(credited_cents - taken_to_date_cents as bigint) as balance_after_cents,
+
+        -- timestamps
+        created_at,
+        case when transaction_type = 'outbound' or inflow_cents > 0 then settled_at end as settled_at,
+        ordered_at
+
+    from moved
+
+)
+
+select * from final
