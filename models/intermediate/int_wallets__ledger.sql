@@ -6,6 +6,8 @@
       it is finalized, min(balance, its total after credit notes), as Lago applies prepaid credits
       at finalization; one-off and credit invoices take none, drafts none yet;
     - a void takes at most the balance;
+    - a voided invoice (stg_invoice_voids) gives back what it took, at its void, as granted
+      credits with source voided_invoice, while the wallet is active (Lago's recredit);
     - at its end (expiration_at, or its termination) a wallet loses what is left (an outbound
       `voided` movement with source expiration or termination).
     At one instant, credits in come before credits out, and the wallet's end comes last.
@@ -37,6 +39,12 @@ invoices as (
 payment_events as (
 
     select * from {{ ref('stg_payment_events') }}
+
+),
+
+voids as (
+
+    select * from {{ ref('stg_invoice_voids') }}
 
 ),
 
@@ -197,55 +205,64 @@ counted as (
 
 ),
 
-running as (
+{#- A voided invoice gives back, at its void, what it took (Lago's recredit, when the wallet is
+    still active). What it took depends on earlier recredits, so the ledger is computed in passes,
+    each recrediting what the previous pass found; a pass is exact once every voided invoice's
+    own earlier recredits are, which the fixed-point data test
+    assert_wallet_recredits_match_voided_invoices checks. -#}
+{%- set passes = var('wallet_recredit_passes', 3) %}
+
+pass_0 as (
+
+    {{ wallet_ledger_pass('counted') }}
+
+),
+{%- for n in range(1, passes + 1) %}
+
+recredits_{{ n }} as (
 
     select
-        *,
-        sum(inflow_cents) over ledger as credited_cents,
-        sum(asked_cents) over ledger as asked_to_date_cents
-    from counted
-    window ledger as (
-        partition by wallet_id
-        order by ordered_at, instant_order, wallet_transaction_id
-        rows between unbounded preceding and current row
-    )
+        md5('recredit/' || pass_{{ n - 1 }}.invoice_id) as wallet_transaction_id,
+        pass_{{ n - 1 }}.wallet_id,
+        pass_{{ n - 1 }}.invoice_id,
+        'inbound' as transaction_type,
+        'granted' as transaction_status,
+        'voided_invoice' as source,
+        cast(null as decimal(38, 5)) as requested_credit_amount,
+        pass_{{ n - 1 }}.moved_cents as requested_amount_cents,
+        voids.voided_at as created_at,
+        voids.voided_at as settled_at,
+        0 as instant_order,
+        pass_{{ n - 1 }}.external_customer_id,
+        pass_{{ n - 1 }}.currency,
+        pass_{{ n - 1 }}.rate_amount,
+        pass_{{ n - 1 }}.subunit_to_unit,
+        cast(pass_{{ n - 1 }}.moved_cents as decimal(38, 0)) as inflow_cents,
+        cast(0 as decimal(38, 0)) as asked_cents,
+        voids.voided_at as ordered_at
+    from pass_{{ n - 1 }}
+    inner join voids on voids.invoice_id = pass_{{ n - 1 }}.invoice_id
+    inner join wallet_spans on wallet_spans.wallet_id = pass_{{ n - 1 }}.wallet_id
+    where pass_{{ n - 1 }}.transaction_status = 'invoiced'
+      and pass_{{ n - 1 }}.moved_cents > 0
+      and (wallet_spans.ended_at is null or voids.voided_at < wallet_spans.ended_at)
 
 ),
 
-shortfalls as (
+counted_{{ n }} as (
 
-    select
-        *,
-        greatest(0, max(asked_to_date_cents - credited_cents) over (
-            partition by wallet_id
-            order by ordered_at, instant_order, wallet_transaction_id
-            rows between unbounded preceding and current row
-        )) as unmet_to_date_cents
-    from running
+    select * from counted
+    union all
+    select * from recredits_{{ n }}
 
 ),
 
-taken as (
+pass_{{ n }} as (
 
-    select
-        *,
-        asked_to_date_cents - unmet_to_date_cents as taken_to_date_cents
-    from shortfalls
+    {{ wallet_ledger_pass('counted_' ~ n) }}
 
 ),
-
-moved as (
-
-    select
-        *,
-        case
-            when transaction_type = 'inbound' then requested_amount_cents
-            else taken_to_date_cents - coalesce(lag(taken_to_date_cents) over (
-                partition by wallet_id order by ordered_at, instant_order, wallet_transaction_id), 0)
-        end as moved_cents
-    from taken
-
-),
+{%- endfor %}
 
 final as (
 
@@ -275,7 +292,7 @@ final as (
         case when transaction_type = 'outbound' or inflow_cents > 0 then settled_at end as settled_at,
         ordered_at
 
-    from moved
+    from pass_{{ passes }}
 
 )
 

@@ -31,7 +31,7 @@ final as (
     from finalized_fees
     inner join invoices
         on invoices.invoice_id = finalized_fees.invoice_id
-        and invoices.status = 'finalized'
+        and invoices.status in ('finalized', 'voided')
 
     union all
 

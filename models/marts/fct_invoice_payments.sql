@@ -1,11 +1,15 @@
-{#- The payment status of every finalized invoice as known at as_of: the latest change the
-    payment providers reported (stg_payment_events), `pending` until one did. Derived from the
-    append-only payment log only, never written to: a status change is a new log row. -#}
+{#- The payment status of every finalized (or since voided) invoice as known at as_of: the
+    latest change the payment providers reported (stg_payment_events), `pending` until one did.
+    Derived from the append-only payment log only, never written to: a status change is a new
+    log row. payment_overdue is Lago's flag: a finalized invoice whose payment has not succeeded
+    once its payment_due_date has begun (Lago compares the date with the current time, so an
+    invoice due on D is overdue from D 00:00 UTC); a paid or voided invoice is never overdue. -#}
 with
 
 finalized_invoices as (
 
-    select * from {{ ref('fct_finalized_invoices') }}
+    select * from {{ ref('fct_invoices') }}
+    where status in ('finalized', 'voided')
 
 ),
 
@@ -38,7 +42,7 @@ latest_events as (
 
 ),
 
-final as (
+statuses as (
 
     select
         -- ids
@@ -51,6 +55,7 @@ final as (
         finalized_invoices.total_amount_cents,
 
         -- payment
+        finalized_invoices.status as invoice_status,
         case
             when finalized_invoices.total_amount_cents = 0 then 'succeeded'
             else coalesce(latest_events.payment_status, 'pending')
@@ -67,6 +72,17 @@ final as (
 
     from finalized_invoices
     left join latest_events on latest_events.invoice_id = finalized_invoices.invoice_id
+
+),
+
+final as (
+
+    select
+        statuses.*,
+        invoice_status = 'finalized'
+            and payment_status <> 'succeeded'
+            and cast(payment_due_date as timestamp) < {{ as_of() }} as payment_overdue
+    from statuses
 
 )
 

@@ -1,6 +1,7 @@
 {#- Invoices as known at as_of: the finalized ones as recorded when they were finalized
     (fct_finalized_invoices, never recomputed), and the drafts still in their grace period as
-    computed now. -#}
+    computed now. A finalized invoice voided by as_of (stg_invoice_voids) keeps its amounts and
+    number, with status `voided`, as in Lago. -#}
 with
 
 recorded as (
@@ -9,17 +10,23 @@ recorded as (
 
 ),
 
+voids as (
+
+    select * from {{ ref('stg_invoice_voids') }}
+
+),
+
 finalized as (
 
     -- by name: the recorded table only ever appends columns
     select
-        invoice_id,
+        recorded.invoice_id,
         external_customer_id,
-        number,
+        recorded.number,
         sequential_id,
         organization_sequential_id,
         invoice_type,
-        status,
+        case when voids.voided_at is not null then 'voided' else status end as status,
         currency,
         fees_count,
         fees_amount_cents,
@@ -33,8 +40,10 @@ finalized as (
         issuing_date,
         payment_due_date,
         finalizes_at,
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        voids.voided_at
     from recorded
+    left join voids on voids.invoice_id = recorded.invoice_id
     where finalizes_at <= {{ as_of() }}
 
 ),
@@ -68,7 +77,8 @@ drafts as (
         issuing_date,
         payment_due_date,
         finalizes_at,
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        cast(null as timestamp) as voided_at
     from computed
     where status = 'draft'
 

@@ -1,6 +1,7 @@
 {#- Customers' wallets as known at as_of, with Lago's balance fields:
     - balance_cents / credits_balance: settled credits in minus credits out;
-    - consumed_amount_cents / consumed_credits: what invoices took;
+    - consumed_amount_cents / consumed_credits: what invoices took, less what voided invoices
+      gave back (Lago resets the consumed credits on a recredit);
     - ongoing_usage_balance_cents: what the customer owes but has not been invoiced for yet (the
       usage of the periods in progress, fct_current_usage, and the totals of draft invoices),
       and ongoing_balance_cents = balance - that, as Lago shows it (it may be negative);
@@ -67,8 +68,10 @@ balances as (
         wallet_id,
         sum(case when status = 'settled' and transaction_type = 'inbound' then amount_cents else 0 end)
             - sum(case when transaction_type = 'outbound' then amount_cents else 0 end) as balance_cents,
-        sum(case when transaction_status = 'invoiced' then amount_cents else 0 end) as consumed_amount_cents,
-        sum(case when transaction_status = 'invoiced' then credit_amount else 0 end) as consumed_credits,
+        sum(case when transaction_status = 'invoiced' then amount_cents
+                 when source = 'voided_invoice' then -amount_cents else 0 end) as consumed_amount_cents,
+        sum(case when transaction_status = 'invoiced' then credit_amount
+                 when source = 'voided_invoice' then -credit_amount else 0 end) as consumed_credits,
         max(case when transaction_status = 'invoiced' and amount_cents > 0 then created_at end) as last_consumed_credit_at
     from ledger
     group by wallet_id

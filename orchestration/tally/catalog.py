@@ -341,6 +341,9 @@ def object_key(otype: str, body: dict) -> str:
     if otype == "wallet_transaction":
         return f'{wallet_key(body)}/{body.get("id", "")}'
     if otype == "invoice":
+        if body.get("invoice_id"):
+            # an action on an invoice Tally issued (a void): keyed by that invoice's id
+            return str(body["invoice_id"])
         # a one-off invoice (Lago's POST /invoices): the same body twice is one invoice unless
         # it carries its own `id`
         import hashlib
@@ -821,6 +824,28 @@ def terminate_wallet(wh: Warehouse, body: dict, at: datetime | None = None) -> N
         raise ValueError(f"wallet {key!r}: already terminated")
     load_objects(wh, [{"wallet": {"external_customer_id": body["external_customer_id"],
                                   "code": key.split("/", 1)[1]}}], at or utcnow(), action="terminate")
+
+
+def void_invoice(wh: Warehouse, invoice: dict, at: datetime | None = None) -> None:
+    """Lago's POST /invoices/:id/void: `invoice` (a row of fct_invoices) stops being due at `at`.
+    As in Lago, only a finalized invoice whose payment has not succeeded can be voided, once."""
+    wh.ensure_raw()
+    at = at or utcnow()
+    label = f"invoice {invoice['number']!r}"
+    if invoice["status"] != "finalized":
+        raise ValueError(f"{label}: status: is {invoice['status']}; only a finalized invoice can be voided")
+    current = Catalog(wh).current.get(("invoice", invoice["invoice_id"]))
+    if current is not None and current["action"] == "void":
+        raise ValueError(f"{label}: already voided")
+    from .push.payments import latest_statuses  # the push layer imports this module
+
+    reported = latest_statuses(wh, invoice["invoice_id"], received_by=at).get(invoice["invoice_id"])
+    # as fct_invoice_payments: an invoice of 0 is paid
+    status = "succeeded" if int(invoice["total_amount_cents"]) == 0 else reported or "pending"
+    if status == "succeeded":
+        raise ValueError(f"{label}: payment_status: succeeded; a paid invoice cannot be voided")
+    load_objects(wh, [{"invoice": {"invoice_id": invoice["invoice_id"], "number": invoice["number"]}}], at,
+                 action="void")
 
 
 def terminate(wh: Warehouse, external_id: str, at: datetime | None = None) -> None:

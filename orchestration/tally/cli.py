@@ -47,6 +47,14 @@ def cmd_terminate(args, settings):
     print(f"subscription {args.external_id} terminated")
 
 
+def cmd_void(args, settings):
+    at = _at(args.at) or catalog.utcnow()
+    with Warehouse(settings) as wh:
+        invoice = reports.find_invoice(wh, at, number=args.number)
+        catalog.void_invoice(wh, invoice, at)
+    print(f"invoice {args.number} voided (run tally bill to update the marts)")
+
+
 def cmd_ingest(args, settings):
     with Warehouse(settings) as wh:
         for path in args.files:
@@ -160,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("external_id")
     s.add_argument("--at")
     s.set_defaults(func=cmd_terminate)
+
+    s = sub.add_parser("void", parents=[common],
+                       help="void a finalized invoice whose payment has not succeeded (Lago's void)")
+    s.add_argument("number", help="the invoice's number, e.g. TAL-1CCD-001-002")
+    s.add_argument("--at", help="knowledge time (default: now)")
+    s.set_defaults(func=cmd_void)
 
     s = sub.add_parser("ingest", parents=[common], help="ingest events from NDJSON, CSV or Parquet")
     s.add_argument("files", nargs="+")

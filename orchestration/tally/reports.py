@@ -95,6 +95,9 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
         applied_taxes.setdefault(t["invoice_id"], []).append({
             "tax_code": t["tax_code"], "tax_rate": decimal_text(t["tax_rate"]),
             "taxable_amount_cents": decimal_text(t["taxable_amount_cents"]), "amount_cents": int(t["amount_cents"])})
+    payments = {p["invoice_id"]: p for p in wh.records(
+        f"select invoice_id, payment_status, payment_overdue from {_rel(wh, 'fct_invoice_payments')} "
+        f"where invoice_id in ({marks})", ids)}
     credits: dict[str, list[dict]] = {}
     for c in wh.records(f"select * from {_rel(wh, 'fct_invoice_coupons')} where invoice_id in ({marks})", ids):
         credits.setdefault(c["invoice_id"], []).append({
@@ -113,6 +116,10 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
             "payment_due_date": iso(r["payment_due_date"]),
             "invoice_type": r["invoice_type"],
             "status": r["status"],
+            "voided_at": iso(r.get("voided_at")),
+            # Lago's payment fields; drafts have no payment yet
+            "payment_status": payments.get(r["invoice_id"], {}).get("payment_status", "pending"),
+            "payment_overdue": bool(payments.get(r["invoice_id"], {}).get("payment_overdue")),
             "number": r["number"],
             "sequential_id": None if r["sequential_id"] is None else int(r["sequential_id"]),
             "external_customer_id": r["external_customer_id"],
@@ -132,6 +139,28 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
             "fees": sorted((_fee(f) for f in inv_fees), key=_fee_order),
         })
     return out
+
+
+def find_invoice(wh: Warehouse, at: datetime, number: str | None = None, external_customer_id: str | None = None,
+                 invoice_type: str | None = None, statuses: tuple[str, ...] = ("finalized",)) -> dict:
+    """The invoice of fct_invoices (as last billed) numbered `number`, else the latest of
+    `external_customer_id` (of `invoice_type`, when given) issued by `at`, among `statuses`.
+    Raises ValueError when none matches."""
+    wanted = {"number": number, "external_customer_id": external_customer_id, "invoice_type": invoice_type}
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    if not wanted:
+        raise ValueError("name the invoice: number, or external_customer_id (and invoice_type)")
+    where = " and ".join(f"{k} = ?" for k in wanted)
+    if not wh.relation_exists(wh.settings.schema, "fct_invoices"):
+        raise ValueError("the warehouse has no invoices yet; bill it first: tally bill")
+    rows = wh.records(f"select * from {_rel(wh, 'fct_invoices')} where {where} and issued_at <= ?",
+                      [*wanted.values(), at])
+    rows = [r for r in rows if r["status"] in statuses]
+    if not rows:
+        described = ", ".join(f"{k} {v!r}" for k, v in wanted.items())
+        raise ValueError(f"no {' or '.join(statuses)} invoice with {described} issued by {iso(at)} "
+                         "(bill the warehouse first: tally bill)")
+    return max(rows, key=lambda r: (r["issued_at"], r["sequential_id"] or 0))
 
 
 def _fee_order(fee: dict) -> tuple:

@@ -117,6 +117,8 @@ class Replay:
                     catalog.terminate_wallet(wh, step.get("payload", {}), at)
                 elif action == "update_payment_status":
                     self._update_payment_status(wh, n, at, step.get("payload", {}))
+                elif action == "void_invoice":
+                    catalog.void_invoice(wh, self._invoice(wh, n, at, step.get("payload", {})), at)
                 elif action == "terminate_subscription":
                     external_id = step.get("external_id") or step.get("payload", {}).get("external_id")
                     catalog.terminate(wh, external_id, at)
@@ -163,20 +165,24 @@ class Replay:
                 os.unlink(fh.name)
             self.log(result.line())
 
-    def _update_payment_status(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> None:
-        """Lago's PUT /invoices/:id {payment_status}: the invoice is the one whose `number` is
-        given, else the customer's latest finalized invoice (of `invoice_type`, when given)
-        issued by `at`. Recorded as a provider-less payment event in raw.payment_events."""
-        from .push.payments import append_payment_event
-
+    def _invoice(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> dict:
+        """The invoice a step names: by `number`, else the customer's latest finalized invoice (of
+        `invoice_type`, when given) issued by `at`, as billed at `at`."""
         self._bill(wh, at)
         wh.connect()
-        wanted = [i for i in reports.invoices(wh) if i["status"] == "finalized" and _ts(i["issued_at"]) <= at
-                  and all(i.get(k) == payload[k] for k in ("number", "external_customer_id", "invoice_type")
-                          if k in payload)]
-        if not wanted:
-            raise ValueError(f"step {n}: update_payment_status: no finalized invoice matches {payload}")
-        invoice = max(wanted, key=lambda i: (_ts(i["issued_at"]), i.get("sequential_id") or 0))
+        try:
+            return reports.find_invoice(wh, at, number=payload.get("number"),
+                                        external_customer_id=payload.get("external_customer_id"),
+                                        invoice_type=payload.get("invoice_type"))
+        except ValueError as exc:
+            raise ValueError(f"step {n}: {exc}") from None
+
+    def _update_payment_status(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> None:
+        """Lago's PUT /invoices/:id {payment_status}, recorded as a provider-less payment event in
+        raw.payment_events."""
+        from .push.payments import append_payment_event
+
+        invoice = self._invoice(wh, n, at, payload)
         append_payment_event(wh, provider="manual", event_id=f"step-{n}", invoice_id=invoice["invoice_id"],
                              provider_payment_id=None, event_type="invoice.payment_status_updated",
                              payment_status=payload.get("payment_status", "succeeded"), payload=payload,

@@ -37,12 +37,21 @@ def append_payment_event(wh: Warehouse, *, provider: str, event_id: str, invoice
     return True
 
 
-def latest_statuses(wh: Warehouse) -> dict[str, str]:
-    """{invoice_id: latest status in the log} (what polling compares with)."""
+def latest_statuses(wh: Warehouse, invoice_id: str | None = None,
+                    received_by: datetime | None = None) -> dict[str, str]:
+    """{invoice_id: latest status in the log} (what polling compares with), of one invoice and as
+    received by a time when given."""
+    where, params = ["1 = 1"], []
+    if invoice_id is not None:
+        where.append("invoice_id = ?")
+        params.append(invoice_id)
+    if received_by is not None:
+        where.append("received_at <= ?")
+        params.append(received_by)
     rows = wh.records(
         f"""select invoice_id, payment_status from (
                 select invoice_id, payment_status, row_number() over (
                     partition by invoice_id order by coalesce(occurred_at, received_at) desc,
                     case payment_status when 'pending' then 1 else 0 end, received_at desc, event_id desc) as rn
-                from "{wh.raw}".payment_events) latest where rn = 1""")
+                from "{wh.raw}".payment_events where {' and '.join(where)}) latest where rn = 1""", params)
     return {r["invoice_id"]: r["payment_status"] for r in rows}
