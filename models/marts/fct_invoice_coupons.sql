@@ -1,6 +1,7 @@
 {#- The amount each applied coupon took off each invoice (Lago's credits of coupon kind), with
     what remained of the coupon after it: the remaining amount of a fixed once coupon, the
-    remaining periods of a recurring one, and whether it ended there. -#}
+    remaining periods of a recurring one, and whether it ended there. Frozen with a finalized
+    invoice (fct_finalized_invoice_coupons), as computed now for a draft. -#}
 with
 
 invoices as (
@@ -9,10 +10,33 @@ invoices as (
 
 ),
 
-credits as (
+frozen_credits as (
+
+    select * from {{ ref('fct_finalized_invoice_coupons') }}
+
+),
+
+computed_credits as (
 
     select * from {{ ref('int_coupons__consumption') }}
     where record_type = 'coupon_credit'
+
+),
+
+credits as (
+
+    -- frozen with a finalized invoice, as computed now for a draft
+    select frozen_credits.*
+    from frozen_credits
+    inner join invoices on invoices.invoice_id = frozen_credits.invoice_id
+    where invoices.status in ('finalized', 'voided')
+
+    union all
+
+    select computed_credits.*
+    from computed_credits
+    inner join invoices on invoices.invoice_id = computed_credits.invoice_id
+    where invoices.status = 'draft'
 
 ),
 

@@ -1,6 +1,7 @@
 {#- One row per invoice and tax (Lago's invoice applied taxes) for every invoice of fct_invoices:
     the tax base (fees' subtotals after coupons), the precise amount and amount_cents rounded half
-    away from zero. -#}
+    away from zero; frozen with a finalized invoice (fct_finalized_invoice_taxes), as computed
+    now for a draft. -#}
 with
 
 invoices as (
@@ -9,9 +10,31 @@ invoices as (
 
 ),
 
-invoice_taxes as (
+frozen_taxes as (
+
+    select * from {{ ref('fct_finalized_invoice_taxes') }}
+
+),
+
+computed_taxes as (
 
     select * from {{ ref('int_invoices__taxes') }}
+
+),
+
+invoice_taxes as (
+
+    select frozen_taxes.*
+    from frozen_taxes
+    inner join invoices on invoices.invoice_id = frozen_taxes.invoice_id
+    where invoices.status in ('finalized', 'voided')
+
+    union all
+
+    select computed_taxes.*
+    from computed_taxes
+    inner join invoices on invoices.invoice_id = computed_taxes.invoice_id
+    where invoices.status = 'draft'
 
 ),
 
