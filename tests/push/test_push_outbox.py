@@ -216,3 +216,42 @@ def test_an_earlier_billing_day_delivers_what_a_later_one_left_pending(billed):
         (a, i) for i in {r["object_id"] for r in _rows(billed) if r["object_type"] == "invoice"}
         for a in ("invoice", "payment")}
     assert {r["status"] for r in _rows(billed)} == {"done"}
+
+
+def _void(settings, invoice_id: str) -> None:
+    from datetime import datetime
+
+    from tally import catalog
+
+    with Warehouse(settings) as wh:
+        invoice = wh.records(f'select * from "{settings.schema}".fct_invoices where invoice_id = ?', [invoice_id])[0]
+        catalog.void_invoice(wh, invoice, datetime(2026, 4, 2))
+        wh.commit()
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_a_voided_invoice_is_not_charged_and_is_announced(billed):
+    invoices = sorted({r["object_id"] for r in _plan_rows(billed) if r["object_type"] == "invoice"})
+    voided_first, voided_later = invoices[0], invoices[1]
+    _void(billed, voided_first)
+    # voided before any push: its invoice document is still pushed, its payment never collected
+    assert ("payment", voided_first) not in {(r["action"], r["object_id"]) for r in _plan_rows(billed)}
+    down = Scripted({("invoice", voided_later): [RetryableError("HTTP 503", 503) for _ in range(5)]})
+    _run(billed, down, attempts_per_run=1)
+    assert ("payment", voided_first) not in {(c[0], c[1]) for c in down.calls}
+    assert ("payment", voided_later) in {(r["action"], r["object_id"]) for r in _rows(billed)}
+    # voided while its payment waits in the outbox: the payment fails for good, with the reason
+    _void(billed, voided_later)
+    up = Scripted()
+    report = _run(billed, up)
+    assert [(r.action, r.object_id) for r in report.failed] == [("payment", voided_later)]
+    assert ("payment", voided_later) not in {(c[0], c[1]) for c in up.calls}
+    rows = {(r["action"], r["object_id"]): r for r in _rows(billed)}
+    assert rows[("payment", voided_later)]["last_error"].startswith("invoice was voided at 2026-04-02T00:00:00Z")
+    # Tally's own webhooks announce the void (Lago's invoice.voided)
+    with Warehouse(billed) as wh:
+        hooks = [r for r in outbox.Plan(wh, {}, ["http://hooks.test/tally"], None).rows if r.action == "invoice.voided"]
+    assert sorted(r.object_id for r in hooks) == sorted([voided_first, voided_later])
+    body = json.loads(hooks[0].payload)
+    assert (body["webhook_type"], body["invoice"]["status"], body["invoice"]["voided_at"]) == \
+        ("invoice.voided", "voided", "2026-04-02T00:00:00Z")

@@ -133,6 +133,7 @@ class Plan:
     def __init__(self, wh: Warehouse, connectors: dict[str, Connector], endpoints: list[str],
                  only: str | None = None, finalized_before: datetime | None = None):
         self.invoices: dict[str, Invoice] = {}
+        self.voided: dict[str, str] = {}
         self.customers: dict[str, dict[str, Customer]] = {}
         self.rows: list[Row] = []
         if not source.marts_ready(wh):
@@ -140,6 +141,7 @@ class Plan:
         # every finalized invoice, to deliver rows enqueued earlier; rows are added for those
         # finalized by `finalized_before` (a billing day's end) only
         self.invoices = {i.invoice_id: i for i in source.finalized_invoices(wh)}
+        self.voided = source.voided_invoices(wh)
         self.customers = source.customer_systems(wh)
         due = [i for i in self.invoices.values()
                if finalized_before is None or (i.finalized_at is not None and i.finalized_at <= finalized_before)]
@@ -152,13 +154,15 @@ class Plan:
                     self.rows.append(Row.new("customer", customer.external_id, system, "customer",
                                              customer_version(customer), customer.external_id))
                 for action in conn.actions:
-                    if action == "customer" or (action == "payment" and inv.total_amount_cents <= 0):
+                    # a voided invoice is no longer due: its payment is not collected
+                    if action == "customer" or (action == "payment" and (inv.total_amount_cents <= 0
+                                                                         or inv.invoice_id in self.voided)):
                         continue
                     self.rows.append(Row.new("invoice", inv.invoice_id, system, action, "", inv.external_customer_id))
         if endpoints and only in (None, WEBHOOK):
             from .webhooks_out import messages
 
-            for object_type, object_id, webhook_type, customer, body in messages(wh, due):
+            for object_type, object_id, webhook_type, customer, body in messages(wh, due, self.voided):
                 for url in endpoints:
                     self.rows.append(Row.new(object_type, object_id, WEBHOOK, webhook_type, url, customer, body))
         seen, unique = set(), []
@@ -286,6 +290,8 @@ class Pusher:
             return conn.push_invoice(invoice, customer_id, row.outbox_id,
                                      plan.customers.get(invoice.external_customer_id, {}).get(row.system))
         if row.action == "payment":
+            if invoice.invoice_id in plan.voided:
+                raise PermanentError(f"invoice was voided at {plan.voided[invoice.invoice_id]}; no payment is collected")
             invoice_ref = None
             if "invoice" in conn.actions:
                 status, invoice_ref = self._row_status("invoice", invoice.invoice_id, row.system, "invoice")

@@ -121,6 +121,14 @@ def terminated_subscriptions(wh: Warehouse) -> list[dict]:
                     "terminated_at": iso(r["terminated_at"])} for r in rows), key=lambda r: r["external_id"])
 
 
+def voided_invoices(wh: Warehouse) -> dict[str, str]:
+    """{invoice_id: voided_at} of every void in raw.catalog_changes (`tally void`)."""
+    rows = wh.records(
+        f"""select object_key, min(received_at) as voided_at from "{wh.raw}".catalog_changes
+            where object_type = 'invoice' and action = 'void' group by object_key""")
+    return {r["object_key"]: iso(r["voided_at"]) for r in rows}
+
+
 def payment_statuses(wh: Warehouse) -> list[dict]:
     """Each (invoice, status) the payment log holds, with its first report: one webhook each."""
     rows = wh.records(
@@ -145,4 +153,5 @@ def webhook_endpoints(wh: Warehouse) -> list[str]:
 
 
 __all__ = ["customer_systems", "decimal_text", "finalized_invoices", "marts_ready", "payment_statuses",
+           "voided_invoices",
            "terminated_subscriptions", "webhook_endpoints"]

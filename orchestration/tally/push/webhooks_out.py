@@ -46,12 +46,17 @@ def _body(webhook_type: str, object_type: str, obj: dict) -> str:
                       sort_keys=True, separators=(",", ":"))
 
 
-def messages(wh: Warehouse, invoices: list[Invoice]):
-    """(object_type, object_id, webhook_type, external_customer_id, body) for every message due."""
+def messages(wh: Warehouse, invoices: list[Invoice], voided: dict[str, str] | None = None):
+    """(object_type, object_id, webhook_type, external_customer_id, body) for every message due;
+    `voided` is {invoice_id: voided_at} (source.voided_invoices)."""
     by_id = {i.invoice_id: i for i in invoices}
     for inv in invoices:
         yield "invoice", inv.invoice_id, "invoice.created", inv.external_customer_id, \
             _body("invoice.created", "invoice", inv.document)
+        if inv.invoice_id in (voided or {}):
+            doc = {**inv.document, "status": "voided", "voided_at": voided[inv.invoice_id]}
+            yield "invoice", inv.invoice_id, "invoice.voided", inv.external_customer_id, \
+                _body("invoice.voided", "invoice", doc)
         for fee in inv.fees:
             doc = {**fee, "lago_invoice_id": inv.invoice_id, "external_customer_id": inv.external_customer_id,
                    "currency": inv.currency}
