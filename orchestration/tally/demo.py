@@ -3,7 +3,8 @@
 Two customers are on per-seat pricing like Notion (a recurring unique count of users, $10 per
 user per month, prorated by day), two on hybrid pricing like Segment ($120 a month in advance
 after a 14-day trial, graduated monthly tracked users). Seats come and go, tracked users grow;
-the warehouse is billed as of June 1st and every invoice of the three months is printed.
+the warehouse is billed as of June 2nd, when the one-day grace period of the last invoices is
+over, and every invoice of the three months is printed.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .settings import Settings, project_dir
 from .warehouse import Warehouse
 
 START = datetime(2026, 3, 1, 9, 0, 0)
-AS_OF = datetime(2026, 6, 1, 12, 0, 0)
+AS_OF = datetime(2026, 6, 2, 12, 0, 0)
 SUBSCRIPTIONS = [
     # external_customer_id, plan, external_id, start
     ("acme", "team", "sub_acme_team", START),
@@ -72,9 +73,9 @@ def demo_events(total: int) -> list[dict]:
     return [e for e in events if datetime.strptime(e["timestamp"], "%Y-%m-%dT%H:%M:%SZ") < AS_OF]
 
 
-def build_demo(settings: Settings, events: int = 3000) -> Settings:
-    """(Re)build the demo warehouse; returns its settings."""
-    home = project_dir() / "warehouse" / "demo"
+def build_demo(settings: Settings, events: int = 3000, home: Path | None = None) -> Settings:
+    """(Re)build the demo warehouse (in `home`, default warehouse/demo); returns its settings."""
+    home = home or project_dir() / "warehouse" / "demo"
     shutil.rmtree(home, ignore_errors=True)
     settings = replace(settings, target="duckdb", home=home, schema="main", raw_schema="raw")
     with Warehouse(settings) as wh:
@@ -82,12 +83,22 @@ def build_demo(settings: Settings, events: int = 3000) -> Settings:
         for cust, plan, sub, start in SUBSCRIPTIONS:
             catalog.load_objects(wh, [{"subscription": {"external_customer_id": cust, "plan_code": plan,
                                                         "external_id": sub, "billing_time": "calendar"}}], start)
+        # events stream in: each UTC day's arrive at its end, within the organization's one-day
+        # grace period, so every invoice is finalized knowing its period's usage
+        by_day: dict[str, list[dict]] = {}
+        for e in demo_events(events):
+            by_day.setdefault(e["timestamp"][:10], []).append(e)
+        totals = [0, 0, 0, 0]
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "demo_events.ndjson"
-            path.write_text("".join(json.dumps(e) + "\n" for e in demo_events(events)))
-            result = ingest_file(wh, path, received_at=AS_OF - timedelta(hours=6))
-            print(f"events: {result.received} received = {result.accepted} accepted + "
-                  f"{result.duplicates} duplicates + {result.rejected} rejected")
+            for day, day_events in sorted(by_day.items()):
+                path = Path(tmp) / f"events_{day}.ndjson"
+                path.write_text("".join(json.dumps(e) + "\n" for e in day_events))
+                arrived = min(datetime.fromisoformat(day) + timedelta(days=1, seconds=-1), AS_OF)
+                result = ingest_file(wh, path, received_at=arrived)
+                for i, n in enumerate((result.received, result.accepted, result.duplicates, result.rejected)):
+                    totals[i] += n
+        print(f"events: {totals[0]} received = {totals[1]} accepted + {totals[2]} duplicates + "
+              f"{totals[3]} rejected, in {len(by_day)} daily files")
     print(f"billing as of {AS_OF.isoformat()}Z (dbt build: models and data tests) ...")
     bill(settings, AS_OF, tests=True)
     return settings
