@@ -33,7 +33,9 @@ finalized as (
         issuing_date,
         payment_due_date,
         finalizes_at,
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        -- invoices recorded before progressive billing existed have none
+        cast(coalesce(progressive_billing_credit_amount_cents, 0) as bigint) as progressive_billing_credit_amount_cents
     from recorded
     where finalizes_at <= {{ as_of() }}
 
@@ -68,7 +70,8 @@ drafts as (
         issuing_date,
         payment_due_date,
         finalizes_at,
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        progressive_billing_credit_amount_cents
     from computed
     where status = 'draft'
 
