@@ -2,7 +2,12 @@
     the finalization of its invoice), and, when events for it arrived after that cutoff, once more
     in hindsight (knowing every event up to as_of) — so that the amount late events would have
     changed can be shown next to the frozen invoice (fct_invoice_discrepancies) without ever
-    touching it. Hindsight variants are never billed. -#}
+    touching it. Hindsight variants are never billed.
+    Progressive billing (plans with usage_thresholds): each period in progress is also computed as
+    known at every moment an event of its subscription arrived during it (variant `snapshot`,
+    snapshot_at = that received_at, knowledge cutoff = snapshot_at), the usage
+    int_usage_thresholds__crossings compares with the thresholds; snapshots are never billed
+    either (is_hindsight is true for them, variant_type tells them apart). -#}
 with
 
 periods as (
@@ -14,6 +19,22 @@ periods as (
 events as (
 
     select * from {{ ref('int_events__subscribed') }}
+
+),
+
+thresholds as (
+
+    select distinct plan_code from {{ ref('stg_plan_usage_thresholds') }}
+    where is_current
+
+),
+
+moments as (
+
+    -- every moment the usage of a subscription with thresholds may have changed: an event arrived
+    select distinct subscription_id, received_at as snapshot_at
+    from events
+    where received_at <= {{ as_of() }}
 
 ),
 
@@ -32,14 +53,24 @@ late_periods as (
 
 variants as (
 
-    select periods.*, false as is_hindsight
+    select periods.*, false as is_hindsight, 'billed' as variant_type, cast(null as timestamp) as snapshot_at
     from periods
 
     union all
 
-    select periods.*, true as is_hindsight
+    select periods.*, true as is_hindsight, 'hindsight' as variant_type, cast(null as timestamp) as snapshot_at
     from periods
     inner join late_periods on late_periods.period_id = periods.period_id
+
+    union all
+
+    select periods.*, true as is_hindsight, 'snapshot' as variant_type, moments.snapshot_at
+    from periods
+    inner join thresholds on thresholds.plan_code = periods.plan_code
+    inner join moments
+        on moments.subscription_id = periods.subscription_id
+        and moments.snapshot_at >= periods.from_at
+        and moments.snapshot_at < periods.to_at
 
 ),
 
@@ -47,7 +78,10 @@ final as (
 
     select
         -- ids
-        case when is_hindsight then period_id || '#hindsight' else period_id end as period_id,
+        case when variant_type = 'hindsight' then period_id || '#hindsight'
+             when variant_type = 'snapshot' then period_id || '#snapshot' || cast(row_number() over (
+                 partition by period_id, variant_type order by snapshot_at) as varchar)
+             else period_id end as period_id,
         period_id as billing_period_id,
         is_hindsight,
         subscription_id,
@@ -65,7 +99,13 @@ final as (
         to_date,
         full_period_days,
         is_closed,
-        case when is_hindsight then {{ as_of() }} else knowledge_cutoff_at end as knowledge_cutoff_at
+        case when variant_type = 'hindsight' then {{ as_of() }}
+             when variant_type = 'snapshot' then snapshot_at
+             else knowledge_cutoff_at end as knowledge_cutoff_at,
+
+        -- appended: which computation of the period this is (billed, hindsight, snapshot)
+        variant_type,
+        snapshot_at
 
     from variants
 

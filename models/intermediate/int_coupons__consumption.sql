@@ -5,11 +5,13 @@
     coupon amount spread onto it so far), so a coupon's credit on an invoice depends on everything
     applied before it, exactly as Lago applies them one after the other:
 
-    - a coupon applies to subscription invoices (pay-in-advance charge invoices included, one-off
-      invoices excluded) issued after it was applied and before it was terminated, with fees
+    - a coupon applies to subscription invoices (pay-in-advance charge and progressive billing
+      invoices included, one-off invoices excluded) issued after it was applied and before it was terminated, with fees
       above 0; it is skipped once the invoice's subtotal (fees - coupons so far) is 0, when no fee
       of the invoice is in its plans or billable metrics, when it is terminated, and (fixed
       amount) when its currency is not the invoice's;
+    - what progressive invoices already billed of a fee (int_fees__progressive_credits) is taken
+      off first, as Lago does before coupons: it starts as the fee's share and lowers the subtotal;
     - its base is the invoice's subtotal, or, when limited to plans or billable metrics, the sum of
       (amount_cents - coupon share so far) of the fees it targets;
     - percentage: base x rate / 100 rounded half away from zero to a whole minor unit (the whole
@@ -61,6 +63,12 @@ applied_coupons as (
 
 ),
 
+progressive_credits as (
+
+    select * from {{ ref('int_fees__progressive_credits') }}
+
+),
+
 coupon_fees as (
 
     -- the fees coupons can apply to: those of subscription invoices of customers with coupons
@@ -71,12 +79,16 @@ coupon_fees as (
         fees.metric_code,
         fee_plans.plan_code,
         {{ to_money('fees.amount_cents') }} as amount_cents,
+        -- what progressive invoices already billed of the fee, deducted before coupons (Lago)
+        {{ to_money('coalesce(progressive_credits.progressive_billing_credit_amount_cents, 0)') }}
+            as progressive_cents,
         fees.currency,
         fees.billed_at
     from fees
     inner join fee_plans on fee_plans.fee_id = fees.fee_id
+    left join progressive_credits on progressive_credits.fee_id = fees.fee_id
     where fees.invoice_id is not null
-      and fees.invoice_type = 'subscription'
+      and fees.invoice_type in ('subscription', 'progressive_billing')
       and fees.external_customer_id in (select external_customer_id from applied_coupons)
 
 ),
@@ -88,10 +100,10 @@ invoices as (
         external_customer_id,
         min(billed_at) as issued_at,
         min(currency) as currency,
-        sum(amount_cents) as fees_amount_cents
+        sum(amount_cents - progressive_cents) as fees_amount_cents
     from coupon_fees
     group by invoice_id, external_customer_id
-    having sum(amount_cents) > 0
+    having sum(amount_cents - progressive_cents) > 0
 
 ),
 
@@ -183,7 +195,8 @@ entities as (
         0 as is_terminated,
         {{ to_money('0') }} as credit_cents,
         cast(null as varchar) as credited_invoice_id,
-        0 as credited_step
+        0 as credited_step,
+        {{ to_money('0') }} as progressive_cents
     from applied_coupons
     where applied_coupons.external_customer_id in (select external_customer_id from steps)
 
@@ -195,13 +208,14 @@ entities as (
         coupon_fees.fee_id as entity_id,
         coupon_fees.invoice_id,
         coupon_fees.amount_cents,
-        {{ to_money('0') }} as precise_coupons_amount_cents,
+        coupon_fees.progressive_cents as precise_coupons_amount_cents,
         {{ to_money('null') }} as remaining_cents,
         cast(null as integer) as periods_remaining,
         0 as is_terminated,
         {{ to_money('0') }} as credit_cents,
         cast(null as varchar) as credited_invoice_id,
-        0 as credited_step
+        0 as credited_step,
+        coupon_fees.progressive_cents
     from coupon_fees
     where coupon_fees.invoice_id in (select invoice_id from steps)
 
@@ -238,7 +252,8 @@ consumption as (
             as credit_cents,
         case when {{ this_coupon }} and {{ applies }} then s.invoice_id else r.credited_invoice_id end
             as credited_invoice_id,
-        case when {{ this_coupon }} and {{ applies }} then s.step_number else r.credited_step end as credited_step
+        case when {{ this_coupon }} and {{ applies }} then s.step_number else r.credited_step end as credited_step,
+        r.progressive_cents
     from consumption as r
     inner join steps as s
         on s.external_customer_id = r.external_customer_id
@@ -290,13 +305,13 @@ fee_shares as (
         cast(null as varchar) as applied_coupon_id,
         entity_id as fee_id,
         cast(null as bigint) as amount_cents,
-        precise_coupons_amount_cents as precise_amount_cents,
+        {{ to_money('precise_coupons_amount_cents - progressive_cents') }} as precise_amount_cents,
         {{ to_money('null') }} as remaining_amount_cents,
         cast(null as integer) as periods_remaining,
         false as is_terminated,
         step_number
     from fee_states
-    where recency = 1 and precise_coupons_amount_cents > 0
+    where recency = 1 and precise_coupons_amount_cents - progressive_cents > 0
 
 ),
 

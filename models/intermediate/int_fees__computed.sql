@@ -37,6 +37,12 @@ one_off_fees as (
 
 ),
 
+progressive_billing_fees as (
+
+    select * from {{ ref('int_fees__progressive_billing') }}
+
+),
+
 wallet_purchases as (
 
     select * from {{ ref('int_wallets__transactions') }}
@@ -259,6 +265,38 @@ every_fee as (
         invoice_id as own_invoice_id,
         'one_off' as own_invoice_type
     from one_off_fees
+    where billed_at <= {{ as_of() }}
+
+    union all
+
+    -- progressive billing (Lago's usage thresholds): the usage of the period so far, billed on an
+    -- invoice of its own when the subscription's lifetime usage crosses a threshold
+    select
+        period_id,
+        'charge' as fee_type,
+        external_subscription_id,
+        external_customer_id,
+        charge_id,
+        bucket_id,
+        metric_code,
+        charge_model,
+        filter_values_text,
+        grouped_by_text,
+        units,
+        events_count,
+        precise_amount_cents,
+        currency,
+        from_at,
+        to_at,
+        billed_at,
+        cast(null as varchar) as true_up_parent_bucket_id,
+        cast(null as varchar) as advance_transaction_id,
+        true as is_invoiceable,
+        cast(null as varchar) as add_on_code,
+        cast(null as varchar) as fee_tax_codes,
+        invoice_id as own_invoice_id,
+        'progressive_billing' as own_invoice_type
+    from progressive_billing_fees
     where billed_at <= {{ as_of() }}
 
     union all

@@ -4,8 +4,9 @@
     the plan's (charge, subscription and commitment fees), else the customer's, else the organization's
     (taxes with applied_to_organization). Each level is read in the version in force at the
     fee's billing moment; a deleted tax applies nowhere.
-    The tax base is the fee's amount_cents minus its coupon share (precise_coupons_amount_cents),
-    so coupons are deducted before taxes; the tax's precise amount is base x rate / 100, exact,
+    The tax base is the fee's amount_cents minus its coupon share (precise_coupons_amount_cents)
+    and minus what progressive invoices already billed of it (int_fees__progressive_credits), so
+    both are deducted before taxes; the tax's precise amount is base x rate / 100, exact,
     and its amount_cents that rounded half away from zero. -#}
 with
 
@@ -25,6 +26,12 @@ coupon_shares as (
 
     select * from {{ ref('int_coupons__consumption') }}
     where record_type = 'fee_share'
+
+),
+
+progressive_credits as (
+
+    select * from {{ ref('int_fees__progressive_credits') }}
 
 ),
 
@@ -78,11 +85,13 @@ taxed_fees as (
         fees.billed_at,
         fees.amount_cents,
         fee_plans.plan_code,
-        {{ to_money('fees.amount_cents - coalesce(coupon_shares.precise_amount_cents, 0)') }}
+        {{ to_money('fees.amount_cents - coalesce(coupon_shares.precise_amount_cents, 0)'
+                    ' - coalesce(progressive_credits.progressive_billing_credit_amount_cents, 0)') }}
             as sub_total_excluding_taxes_amount_cents
     from fees
     inner join fee_plans on fee_plans.fee_id = fees.fee_id
     left join coupon_shares on coupon_shares.fee_id = fees.fee_id
+    left join progressive_credits on progressive_credits.fee_id = fees.fee_id
     -- a purchase of wallet credits is an advance payment: Lago taxes none
     where fees.invoice_id is not null and fees.fee_type <> 'credit'
 

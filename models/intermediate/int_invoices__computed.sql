@@ -5,7 +5,10 @@
     organization), then finalized; pay-in-advance charge, one-off and credit invoices are final
     at once. A finalized invoice of 0 is skipped when the customer (or, when it inherits, the
     organization) does not finalize empty invoices.
-    Amounts, in Lago's order: fees_amount_cents (sum of the fees' amount_cents) - coupons
+    Amounts, in Lago's order: fees_amount_cents (sum of the fees' amount_cents) - what the period's
+    progressive billing invoices already billed (progressive_billing_credit_amount_cents,
+    int_fees__progressive_credits; progressive_billing invoices, final at once, deduct the previous
+    one of their period) - coupons
     (int_coupons__consumption, before taxes) = sub_total_excluding_taxes; + taxes (the sum of
     every fee tax's precise amount, rounded half away from zero once) = sub_total_including_taxes;
     - credit notes (unused in-advance fees on termination or upgrade, consumed by the customer's
@@ -52,6 +55,20 @@ credit_notes as (
 
 ),
 
+progressive_credits as (
+
+    select * from {{ ref('int_fees__progressive_credits') }}
+
+),
+
+progressive_totals as (
+
+    select invoice_id, sum(progressive_billing_credit_amount_cents) as progressive_billing_credit_amount_cents
+    from progressive_credits
+    group by invoice_id
+
+),
+
 fee_totals as (
 
     select
@@ -91,11 +108,15 @@ invoices as (
 
     select
         fee_totals.*,
+        cast(coalesce(progressive_totals.progressive_billing_credit_amount_cents, 0) as bigint)
+            as progressive_billing_credit_amount_cents,
         cast(coalesce(coupon_totals.coupons_amount_cents, 0) as bigint) as coupons_amount_cents,
         cast(coalesce(tax_totals.taxes_amount_cents, 0) as bigint) as taxes_amount_cents,
-        cast(fee_totals.fees_amount_cents - coalesce(coupon_totals.coupons_amount_cents, 0)
+        cast(fee_totals.fees_amount_cents - coalesce(progressive_totals.progressive_billing_credit_amount_cents, 0)
+             - coalesce(coupon_totals.coupons_amount_cents, 0)
              + coalesce(tax_totals.taxes_amount_cents, 0) as bigint) as sub_total_including_taxes_amount_cents
     from fee_totals
+    left join progressive_totals on progressive_totals.invoice_id = fee_totals.invoice_id
     left join coupon_totals on coupon_totals.invoice_id = fee_totals.invoice_id
     left join tax_totals on tax_totals.invoice_id = fee_totals.invoice_id
 
@@ -122,7 +143,8 @@ running as (
         credits_available.credits_issued_cents,
         -- what each invoice can take from credit notes: its amount after coupons and taxes (Lago
         -- applies credit notes after taxes); one-off invoices take none
-        sum(case when invoices.invoice_type = 'subscription' then invoices.sub_total_including_taxes_amount_cents
+        sum(case when invoices.invoice_type in ('subscription', 'progressive_billing')
+                 then invoices.sub_total_including_taxes_amount_cents
                  else 0 end) over (
             partition by invoices.external_customer_id order by invoices.issued_at, invoices.invoice_id
             rows between unbounded preceding and current row
@@ -160,6 +182,7 @@ credited as (
         taxes_amount_cents,
         sub_total_including_taxes_amount_cents,
         is_pay_in_advance_charge,
+        progressive_billing_credit_amount_cents,
         consumed_to_date_cents - coalesce(lag(consumed_to_date_cents) over (
             partition by external_customer_id order by issued_at, invoice_id
         ), 0) as credit_notes_amount_cents
@@ -175,13 +198,15 @@ with_settings as (
         customers.timezone,
         customers.net_payment_term,
         -- a pay-in-advance charge's invoice is final at once (Lago's instant charges)
-        case when invoices.is_pay_in_advance_charge or invoices.invoice_type in ('one_off', 'credit') then 0
+        case when invoices.is_pay_in_advance_charge
+                  or invoices.invoice_type in ('one_off', 'credit', 'progressive_billing') then 0
              else customers.invoice_grace_period end as invoice_grace_period,
         customers.finalize_zero_amount_invoice,
         organization.document_numbering,
         organization.timezone as organization_timezone,
         {{ add_days('invoices.issued_at',
-                    "case when invoices.is_pay_in_advance_charge or invoices.invoice_type in ('one_off', 'credit') then 0
+                    "case when invoices.is_pay_in_advance_charge
+                               or invoices.invoice_type in ('one_off', 'credit', 'progressive_billing') then 0
                           else customers.invoice_grace_period end") }}
             as finalizes_at,
         coalesce(organization.document_number_prefix,
@@ -211,7 +236,8 @@ final as (
         coupons_amount_cents,
         taxes_amount_cents,
         cast(credit_notes_amount_cents as bigint) as credit_notes_amount_cents,
-        cast(fees_amount_cents - coupons_amount_cents as bigint) as sub_total_excluding_taxes_amount_cents,
+        cast(fees_amount_cents - progressive_billing_credit_amount_cents - coupons_amount_cents as bigint)
+            as sub_total_excluding_taxes_amount_cents,
         cast(sub_total_including_taxes_amount_cents - credit_notes_amount_cents as bigint)
             as total_before_prepaid_credits_cents,
 
@@ -228,7 +254,8 @@ final as (
         finalizes_at,
 
         -- appended
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        progressive_billing_credit_amount_cents
 
     from with_settings
 

@@ -61,7 +61,8 @@ final as (
         invoices.finalizes_at,
 
         -- appended
-        invoices.sub_total_including_taxes_amount_cents
+        invoices.sub_total_including_taxes_amount_cents,
+        invoices.progressive_billing_credit_amount_cents
 
     from invoices
     left join prepaid_credits on prepaid_credits.invoice_id = invoices.invoice_id

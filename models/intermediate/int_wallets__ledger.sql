@@ -146,7 +146,7 @@ invoice_movements as (
         and (wallet_spans.ended_at is null or invoices.finalizes_at < wallet_spans.ended_at)
     where invoices.status = 'finalized'
       and not invoices.is_skipped
-      and invoices.invoice_type = 'subscription'
+      and invoices.invoice_type in ('subscription', 'progressive_billing')
       and invoices.total_before_prepaid_credits_cents > 0
 
 ),

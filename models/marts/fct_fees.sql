@@ -4,7 +4,8 @@
     'external_customer_id', 'charge_id', 'metric_code', 'charge_model', 'charge_filter', 'grouped_by', 'units',
     'events_count', 'precise_amount_cents', 'amount_cents', 'currency', 'from_datetime', 'to_datetime',
     'billed_at', 'true_up_parent_fee_id', 'is_pay_in_advance', 'is_invoiceable', 'add_on_code', 'invoice_type',
-    'plan_code', 'precise_coupons_amount_cents', 'taxes_precise_amount_cents', 'taxes_amount_cents', 'taxes_rate'] %}
+    'plan_code', 'precise_coupons_amount_cents', 'taxes_precise_amount_cents', 'taxes_amount_cents', 'taxes_rate',
+    'progressive_billing_credit_amount_cents'] %}
 with
 
 invoices as (

@@ -107,7 +107,8 @@ final as (
         finalizes_at,
 
         -- appended (columns are only ever appended: the table is read by name)
-        sub_total_including_taxes_amount_cents
+        sub_total_including_taxes_amount_cents,
+        progressive_billing_credit_amount_cents
 
     from numbered
 

@@ -65,7 +65,7 @@ hindsight as (
         units,
         cast(round(precise_amount_cents, 0) as bigint) as amount_cents
     from amounts
-    where is_hindsight
+    where is_hindsight and period_id like '%#hindsight'
 
 ),
 

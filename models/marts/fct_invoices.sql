@@ -41,6 +41,8 @@ finalized as (
         payment_due_date,
         finalizes_at,
         sub_total_including_taxes_amount_cents,
+        -- invoices recorded before progressive billing existed have none
+        cast(coalesce(progressive_billing_credit_amount_cents, 0) as bigint) as progressive_billing_credit_amount_cents,
         voids.voided_at
     from recorded
     left join voids on voids.invoice_id = recorded.invoice_id
@@ -78,6 +80,7 @@ drafts as (
         payment_due_date,
         finalizes_at,
         sub_total_including_taxes_amount_cents,
+        progressive_billing_credit_amount_cents,
         cast(null as timestamp) as voided_at
     from computed
     where status = 'draft'

@@ -24,6 +24,7 @@ renamed as (
             as minimum_commitment_amount_cents,
         {{ json_get('payload', 'plan.charges') }} as charges,
         {{ json_get('payload', 'plan.tax_codes') }} as tax_codes,
+        {{ json_get('payload', 'plan.usage_thresholds') }} as usage_thresholds,
 
         -- versioning
         action = 'delete' as is_deleted,

@@ -234,6 +234,45 @@ IN_ADVANCE_AGGREGATIONS = {"count_agg", "sum_agg", "unique_count_agg"}
 PRORATED_MODELS = {"standard", "graduated", "volume"}
 
 
+def _usage_thresholds(thresholds: Any, key: str) -> None:
+    """A plan's progressive billing thresholds (Lago's usage_thresholds): amounts in cents, whole
+    and positive; one recurring threshold at most; no two non-recurring ones with the same amount
+    (Lago's uniqueness of amount_cents per plan and recurring flag)."""
+    otype = "plan"
+    if thresholds is None:
+        return
+    if not isinstance(thresholds, list):
+        raise CatalogError(otype, key, "usage_thresholds", "must be a list")
+    fixed: set[Decimal] = set()
+    recurring = 0
+    for i, th in enumerate(thresholds):
+        f = f"usage_thresholds[{i}]"
+        if not isinstance(th, dict):
+            raise CatalogError(otype, key, f, "must be an object")
+        amount = th.get("amount_cents")
+        if isinstance(amount, bool) or not isinstance(amount, (int, str)) or (
+                isinstance(amount, str) and not amount.strip().isdigit()):
+            raise CatalogError(otype, key, f"{f}.amount_cents", f"must be a positive whole number, got {amount!r}")
+        amount = Decimal(str(amount).strip())
+        if amount <= 0:
+            raise CatalogError(otype, key, f"{f}.amount_cents", f"must be a positive whole number, got {th.get('amount_cents')!r}")
+        flag = th.get("recurring", False)
+        if not isinstance(flag, bool):
+            raise CatalogError(otype, key, f"{f}.recurring", f"must be true or false, got {flag!r}")
+        name = th.get("threshold_display_name")
+        if name is not None and not isinstance(name, str):
+            raise CatalogError(otype, key, f"{f}.threshold_display_name", f"must be a string, got {name!r}")
+        if flag:
+            recurring += 1
+            if recurring > 1:
+                raise CatalogError(otype, key, f"{f}.recurring", "a plan has at most one recurring threshold")
+        else:
+            if amount in fixed:
+                raise CatalogError(otype, key, f"{f}.amount_cents",
+                                   f"another non-recurring threshold has the amount {int(amount)}")
+            fixed.add(amount)
+
+
 def _charge_options(ch: dict, model: str, metric: dict, key: str, field: str) -> None:
     """pay_in_advance, invoiceable and prorated, where Lago allows them."""
     otype = "plan"
@@ -441,6 +480,7 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
             _integer(ch.get("min_amount_cents"), otype, key, f"{f}.min_amount_cents", required=False)
             _tax_codes(ch.get("tax_codes"), otype, key, f"{f}.tax_codes", catalog)
             _charge_options(ch, model, metric, key, f)
+        _usage_thresholds(body.get("usage_thresholds"), key)
     elif otype == "customer":
         _currency(body.get("currency"), otype, key, "currency", required=False)
         _timezone(body.get("timezone"), otype, key, "timezone")

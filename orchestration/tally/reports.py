@@ -64,6 +64,7 @@ def _fee(row: dict) -> dict:
         "taxes_amount_cents": int(row.get("taxes_amount_cents") or 0),
         "taxes_precise_amount_cents": decimal_text(row.get("taxes_precise_amount_cents")),
         "taxes_rate": decimal_text(row.get("taxes_rate")),
+        "progressive_billing_credit_amount_cents": int(row.get("progressive_billing_credit_amount_cents") or 0),
     }
 
 
@@ -129,6 +130,9 @@ def invoices(wh: Warehouse, issued_after: datetime | None = None, customer: str 
             **{k: int(r[k]) for k in ("fees_amount_cents", "coupons_amount_cents", "taxes_amount_cents",
                                       "credit_notes_amount_cents", "prepaid_credit_amount_cents",
                                       "total_amount_cents")},
+            # Lago's progressive_billing_credit_amount_cents: what progressive billing invoices of the
+            # period already billed, deducted before coupons and taxes
+            "progressive_billing_credit_amount_cents": int(r.get("progressive_billing_credit_amount_cents") or 0),
             "sub_total_excluding_taxes_amount_cents": int(r["sub_total_excluding_taxes_amount_cents"]),
             "sub_total_including_taxes_amount_cents": int(r["sub_total_including_taxes_amount_cents"]
                                                           if r.get("sub_total_including_taxes_amount_cents") is not None
