@@ -36,7 +36,7 @@ OBJECT_KEYS = {
     "applied_add_on": None,
     "wallet": "external_customer_id",
     "wallet_transaction": None,
-    "credit_note": "invoice_id",
+    "credit_note": None,
     "invoice": None,
 }
 AGGREGATION_TYPES = {"count_agg", "sum_agg", "max_agg", "unique_count_agg", "latest_agg",
@@ -340,6 +340,16 @@ def object_key(otype: str, body: dict) -> str:
         return f'{customer}/{body.get("code") or "default"}'
     if otype == "wallet_transaction":
         return f'{wallet_key(body)}/{body.get("id", "")}'
+    if otype == "credit_note":
+        # Lago's POST /credit_notes: several credit notes may name one invoice; the same body twice
+        # is one credit note unless it carries its own `id`
+        import hashlib
+
+        invoice = body.get("invoice_id")
+        if not invoice or not isinstance(invoice, str):
+            raise CatalogError(otype, None, "invoice_id", "is required")
+        ident = body.get("id") or hashlib.sha1(_canonical(body).encode()).hexdigest()[:16]
+        return f"{invoice}/{ident}"
     if otype == "invoice":
         # a one-off invoice (Lago's POST /invoices): the same body twice is one invoice unless
         # it carries its own `id`
@@ -532,6 +542,10 @@ def validate(otype: str, body: dict, catalog: Catalog) -> None:
         _validate_wallet(body, key, catalog)
     elif otype == "wallet_transaction":
         _validate_wallet_transaction(body, key, catalog)
+    elif otype == "credit_note":
+        from .credit_notes import check_shape
+
+        check_shape(body)
 
 
 def wallet_key(body: dict) -> str:
@@ -765,6 +779,11 @@ def load_objects(wh: Warehouse, items: list[dict], received_at: datetime,
             if otype == "applied_coupon":
                 _check_not_expired(body, catalog, received_at)
         key = object_key(otype, body)
+        if otype == "credit_note" and action == "upsert":
+            # against the invoice as the marts last computed it (its fees, earlier credit notes, payment)
+            from .credit_notes import check_against_invoice
+
+            check_against_invoice(wh, body, received_at, key)
         current = catalog.current.get((otype, key))
         if current and current["action"] == action and _canonical(current["payload"]) == _canonical(item):
             continue
