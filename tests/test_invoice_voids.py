@@ -97,3 +97,20 @@ def test_tally_void_command(settings):
     assert (again.returncode, again.stderr.strip()) == (2, f"tally: error: invoice {number!r}: already voided")
     unknown = _tally(settings, "void", "NOPE-1", "--at", "2026-02-03T00:00:00Z")
     assert unknown.returncode == 2 and "no finalized invoice with number 'NOPE-1'" in unknown.stderr
+
+
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_an_invoice_with_credit_notes_cannot_be_voided(settings):
+    from tally import credit_notes
+
+    Replay(_logs_until("2026-02-02"), settings).run()
+    at = datetime(2026, 2, 1, 12)
+    bill(settings, at, tests=False)
+    with Warehouse(settings) as wh:
+        globex = _invoice(wh, "globex", at)
+        body = credit_notes.resolve(wh, {"reason": "other", "credit_amount_cents": 1000,
+                                         "items": [{"type": "subscription", "amount_cents": 1000}]},
+                                    globex["invoice_id"], "test")
+        catalog.load_objects(wh, [{"credit_note": body}], at)
+        with pytest.raises(ValueError, match="has credit notes; an invoice with credit notes cannot be voided"):
+            catalog.void_invoice(wh, globex, at)

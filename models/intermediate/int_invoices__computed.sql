@@ -11,8 +11,9 @@
     one of their period) - coupons
     (int_coupons__consumption, before taxes) = sub_total_excluding_taxes; + taxes (the sum of
     every fee tax's precise amount, rounded half away from zero once) = sub_total_including_taxes;
-    - credit notes (unused in-advance fees on termination or upgrade, consumed by the customer's
-    subscription invoices in order from the one issued with them, each taking at most its
+    - credit notes (the credit part of every credit note, requested or made on a termination or
+    upgrade, int_credit_notes__issued; consumed by the customer's subscription and progressive
+    billing invoices in order from the one issued with or after them, each taking at most its
     sub_total_including_taxes; one-off and credit invoices take none) =
     total_before_prepaid_credits_cents. Prepaid credits come next (int_wallets__ledger, at
     finalization) and give the total (int_invoices__totals). -#}
@@ -51,7 +52,8 @@ organization as (
 
 credit_notes as (
 
-    select * from {{ ref('int_credit_notes__unused_advance_fees') }}
+    select * from {{ ref('int_credit_notes__issued') }}
+    where credit_amount_cents > 0
 
 ),
 

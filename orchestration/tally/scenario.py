@@ -107,6 +107,8 @@ class Replay:
                 if action == "send_event":
                     for i in range(int(step.get("repeat", 1))):
                         pending_events.append((at, _expand(step["payload"], i)))
+                elif action == "create_credit_note":
+                    self._create_credit_note(wh, n, at, step.get("payload", {}))
                 elif action in STEP_OBJECTS:
                     payload = step.get("payload", {})
                     if action in ("create_one_off_invoice", "top_up_wallet") and "id" not in payload:
@@ -166,12 +168,12 @@ class Replay:
             self.log(result.line())
 
     def _invoice(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> dict:
-        """The invoice a step names: by `number`, else the customer's latest finalized invoice (of
-        `invoice_type`, when given) issued by `at`, as billed at `at`."""
+        """The invoice a step names: by `invoice_number` (or `number`), else the customer's latest
+        finalized invoice (of `invoice_type`, when given) issued by `at`, as billed at `at`."""
         self._bill(wh, at)
         wh.connect()
         try:
-            return reports.find_invoice(wh, at, number=payload.get("number"),
+            return reports.find_invoice(wh, at, number=payload.get("invoice_number") or payload.get("number"),
                                         external_customer_id=payload.get("external_customer_id"),
                                         invoice_type=payload.get("invoice_type"))
         except ValueError as exc:
@@ -187,6 +189,20 @@ class Replay:
                              provider_payment_id=None, event_type="invoice.payment_status_updated",
                              payment_status=payload.get("payment_status", "succeeded"), payload=payload,
                              occurred_at=at, received_at=at)
+
+    def _create_credit_note(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> None:
+        """Lago's POST /credit_notes on an invoice finalized by `at`: the payload names the invoice by
+        `invoice_id`, `invoice_number` or `external_customer_id` (+ `invoice_type`: the customer's
+        latest finalized invoice issued by `at`) and its items' fees by `fee_id` or by `type`,
+        `metric_code`, `external_subscription_id`, `add_on_code`, `filter`, `grouped_by`; the body
+        written to raw.catalog_changes carries the real ids, checked against the invoice."""
+        from .credit_notes import resolve
+
+        invoice_id = payload.get("invoice_id") or self._invoice(wh, n, at, payload)["invoice_id"]
+        body = resolve(wh, payload, invoice_id, f"step {n}")
+        body.setdefault("id", f"step-{n}")
+        catalog.load_objects(wh, [{"credit_note": body}], at)
+        self._billed_at = None  # the next billing, even at this instant, must see it
 
     def _bill(self, wh: Warehouse, at: datetime) -> None:
         if self._billed_at == at:

@@ -55,3 +55,11 @@ def latest_statuses(wh: Warehouse, invoice_id: str | None = None,
                     case payment_status when 'pending' then 1 else 0 end, received_at desc, event_id desc) as rn
                 from "{wh.raw}".payment_events where {' and '.join(where)}) latest where rn = 1""", params)
     return {r["invoice_id"]: r["payment_status"] for r in rows}
+
+
+def payment_status(wh: Warehouse, invoice: dict, at: datetime | None = None) -> str:
+    """An invoice's payment status as known at `at`, as fct_invoice_payments derives it: succeeded
+    for an invoice of 0, else the latest change in the log, pending until one arrives."""
+    if int(invoice["total_amount_cents"]) == 0:
+        return "succeeded"
+    return latest_statuses(wh, invoice["invoice_id"], received_by=at).get(invoice["invoice_id"], "pending")
