@@ -29,12 +29,23 @@ thresholds as (
 
 ),
 
+thresholded_subscriptions as (
+
+    select distinct periods.subscription_id
+    from periods
+    inner join thresholds on thresholds.plan_code = periods.plan_code
+
+),
+
 moments as (
 
     -- every moment the usage of a subscription with thresholds may have changed: an event arrived
-    select distinct subscription_id, received_at as snapshot_at
+    -- (only those subscriptions: without thresholds, no event is read here)
+    select distinct events.subscription_id, events.received_at as snapshot_at
     from events
-    where received_at <= {{ as_of() }}
+    inner join thresholded_subscriptions
+        on thresholded_subscriptions.subscription_id = events.subscription_id
+    where events.received_at <= {{ as_of() }}
 
 ),
 
