@@ -121,6 +121,7 @@ class Replay:
                     self._update_payment_status(wh, n, at, step.get("payload", {}))
                 elif action == "void_invoice":
                     catalog.void_invoice(wh, self._invoice(wh, n, at, step.get("payload", {})), at)
+                    self._billed_at = None  # the next billing, even at this instant, must see it
                 elif action == "terminate_subscription":
                     external_id = step.get("external_id") or step.get("payload", {}).get("external_id")
                     catalog.terminate(wh, external_id, at)
@@ -189,6 +190,7 @@ class Replay:
                              provider_payment_id=None, event_type="invoice.payment_status_updated",
                              payment_status=payload.get("payment_status", "succeeded"), payload=payload,
                              occurred_at=at, received_at=at)
+        self._billed_at = None  # the next billing, even at this instant, must see it
 
     def _create_credit_note(self, wh: Warehouse, n: int, at: datetime, payload: dict) -> None:
         """Lago's POST /credit_notes on an invoice finalized by `at`: the payload names the invoice by
@@ -198,7 +200,12 @@ class Replay:
         written to raw.catalog_changes carries the real ids, checked against the invoice."""
         from .credit_notes import resolve
 
-        invoice_id = payload.get("invoice_id") or self._invoice(wh, n, at, payload)["invoice_id"]
+        invoice_id = payload.get("invoice_id")
+        if invoice_id is None:
+            invoice_id = self._invoice(wh, n, at, payload)["invoice_id"]
+        else:
+            self._bill(wh, at)  # its fees, as billed at `at`
+            wh.connect()
         body = resolve(wh, payload, invoice_id, f"step {n}")
         body.setdefault("id", f"step-{n}")
         catalog.load_objects(wh, [{"credit_note": body}], at)
