@@ -19,9 +19,9 @@ demo: $(STAMP)
 	$(BIN)/tally demo
 
 ## Every test: pytest (scenarios, loaders, dbt unit and data tests) on DuckDB and PostgreSQL,
-## one worker per core (a test file stays on one worker).
+## one worker per core (a test file stays on one worker; each scenario is its own group).
 test: $(STAMP)
-	$(BIN)/pytest -q -n $${TEST_WORKERS:-2} --dist loadfile
+	$(BIN)/pytest -q -n $${TEST_WORKERS:-2} --dist loadgroup
 
 ## Benchmarks: ingest events/s and `tally bill` seconds at 1M and 10M events (DuckDB).
 bench: $(STAMP)

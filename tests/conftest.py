@@ -94,3 +94,24 @@ def warehouse(settings):
     wh.ensure_raw()
     yield wh
     wh.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spread the scenario replays over the workers and start them first.
+
+    `make test` runs `--dist loadgroup`: a file's tests share one worker (its module fixtures and
+    warehouses), as `--dist loadfile` would, but each scenario of test_scenarios.py is a group of
+    its own. The scenarios are the longest tests of the suite; one worker replaying all of them
+    was the run's tail, so they go first, one scenario at a time to whichever worker is free.
+    """
+    scenarios, others = [], []
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.name == "test_scenarios.py" and hasattr(item, "callspec"):
+            group = f"scenario-{item.callspec.id}"
+            scenarios.append(item)
+        else:
+            group = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+            others.append(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+    items[:] = scenarios + others
