@@ -24,9 +24,9 @@ requests as (
 
 ),
 
-wallets as (
+wallet_spans as (
 
-    select * from {{ ref('stg_wallets') }}
+    select * from {{ ref('int_wallets__spans') }}
 
 ),
 
@@ -45,55 +45,6 @@ payment_events as (
 voids as (
 
     select * from {{ ref('stg_invoice_voids') }}
-
-),
-
-creations as (
-
-    select * from wallets
-    where is_creation and action = 'upsert'
-
-),
-
-terminations as (
-
-    select wallet_id, min(valid_from) as terminated_at
-    from wallets
-    where action <> 'upsert'
-    group by wallet_id
-
-),
-
-expirations as (
-
-    -- the expiration_at of the wallet version in force at that moment
-    select wallet_id, min(expiration_at) as expires_at
-    from wallets
-    where action = 'upsert'
-      and expiration_at is not null
-      and valid_from <= expiration_at
-      and (valid_to is null or valid_to > expiration_at)
-    group by wallet_id
-
-),
-
-wallet_spans as (
-
-    select
-        creations.wallet_id,
-        creations.external_customer_id,
-        creations.currency,
-        creations.rate_amount,
-        creations.created_at,
-        case when expirations.expires_at is not null
-                  and (terminations.terminated_at is null or expirations.expires_at < terminations.terminated_at)
-             then expirations.expires_at else terminations.terminated_at end as ended_at,
-        case when expirations.expires_at is not null
-                  and (terminations.terminated_at is null or expirations.expires_at < terminations.terminated_at)
-             then 'expiration' else 'termination' end as end_source
-    from creations
-    left join terminations on terminations.wallet_id = creations.wallet_id
-    left join expirations on expirations.wallet_id = creations.wallet_id
 
 ),
 

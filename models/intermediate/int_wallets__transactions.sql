@@ -16,6 +16,12 @@ wallets as (
 
 ),
 
+spans as (
+
+    select * from {{ ref('int_wallets__spans') }}
+
+),
+
 requests as (
 
     select * from {{ ref('stg_wallet_transactions') }}
@@ -34,22 +40,6 @@ spine as (
 
 ),
 
-creations as (
-
-    select * from wallets
-    where is_creation and action = 'upsert'
-
-),
-
-terminations as (
-
-    select wallet_id, min(valid_from) as terminated_at
-    from wallets
-    where action <> 'upsert'
-    group by wallet_id
-
-),
-
 created_credits as (
 
     select wallet_id, 'creation/' || wallet_id as request_id, 'manual' as source,
@@ -57,7 +47,7 @@ created_credits as (
         {{ floor_credits('granted_credits') }} as granted_credits,
         cast(null as decimal(38, 5)) as voided_credits,
         created_at
-    from creations
+    from spans
 
 ),
 
@@ -131,15 +121,14 @@ priced_wallet_requests as (
 
     select
         all_requests.*,
-        creations.external_customer_id,
-        creations.currency,
-        creations.rate_amount,
+        spans.external_customer_id,
+        spans.currency,
+        spans.rate_amount,
         currencies.subunit_to_unit
     from all_requests
-    inner join creations on creations.wallet_id = all_requests.wallet_id
-    inner join currencies on currencies.code = creations.currency
-    left join terminations on terminations.wallet_id = all_requests.wallet_id
-    where terminations.terminated_at is null or all_requests.created_at < terminations.terminated_at
+    inner join spans on spans.wallet_id = all_requests.wallet_id
+    inner join currencies on currencies.code = spans.currency
+    where spans.terminated_at is null or all_requests.created_at < spans.terminated_at
 
 ),
 

@@ -48,8 +48,7 @@ latest_settings as (
 
 creations as (
 
-    select * from wallets
-    where is_creation and action = 'upsert'
+    select * from {{ ref('int_wallets__spans') }}
 
 ),
 
