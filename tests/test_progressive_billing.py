@@ -34,3 +34,30 @@ def test_data_tests_pass_and_rebilling_changes_nothing(settings):
         ("subscription", 3100, 2000, 110, 1210),
     ]
     assert after == before
+
+
+def test_a_voided_progressive_invoice_is_not_deducted(settings):
+    """The third progressive invoice of March (5,200 billed, deducting the second's 2,800) is voided
+    on March 22, before the period's invoice finalizes (April 1). That invoice deducts the latest
+    progressive invoice that was not voided, the second (2,800), not 5,200: its charges (5,500
+    of usage, 6,500 of fees with the 1,000 subscription fee) come to 6,500 - 2,800 = 3,700, and
+    10% tax 370 gives 4,070. The voided invoice keeps what it showed, now `voided`."""
+    scenario = read_scenario(SCENARIO)
+    steps = scenario["steps"]
+    at = next(i for i, s in enumerate(steps) if s["at"] == "2026-03-25T10:00:00Z")
+    steps.insert(at, {"at": "2026-03-22T00:00:00Z", "action": "void_invoice",
+                      "payload": {"external_customer_id": "lab", "invoice_type": "progressive_billing"}})
+    Replay(scenario, settings).run()
+    out = bill(settings, datetime(2026, 5, 2), tests=True)
+    assert "Completed successfully" in out
+    with Warehouse(settings) as wh:
+        invoices = reports.invoices(wh)
+    assert [(i["invoice_type"], i["status"], i["fees_amount_cents"], i["progressive_billing_credit_amount_cents"],
+             i["taxes_amount_cents"], i["total_amount_cents"]) for i in invoices] == [
+        ("progressive_billing", "finalized", 1100, 0, 110, 1210),
+        ("progressive_billing", "finalized", 2800, 1100, 170, 1870),
+        ("progressive_billing", "voided", 5200, 2800, 240, 2640),
+        ("subscription", "finalized", 6500, 2800, 370, 4070),
+        ("progressive_billing", "finalized", 2000, 0, 200, 2200),
+        ("subscription", "finalized", 3100, 2000, 110, 1210),
+    ]

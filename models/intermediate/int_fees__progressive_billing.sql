@@ -13,6 +13,12 @@ crossings as (
 
 ),
 
+voids as (
+
+    select * from {{ ref('stg_invoice_voids') }}
+
+),
+
 charge_amounts as (
 
     select * from {{ ref('int_charges__amounts') }}
@@ -41,9 +47,31 @@ crossing_fees as (
         cast(round(charge_amounts.precise_amount_cents, 0) as bigint) as amount_cents,
         charge_amounts.currency,
         charge_amounts.from_at,
-        charge_amounts.to_at
+        charge_amounts.to_at,
+        voids.voided_at
     from crossings
     inner join charge_amounts on charge_amounts.period_id = crossings.snapshot_period_id
+    left join voids on voids.invoice_id = crossings.invoice_id
+
+),
+
+previous_fees as (
+
+    -- for each fee, the same bucket on the latest earlier crossing whose invoice was not voided then
+    select
+        current_fees.invoice_id,
+        current_fees.charge_bucket_id,
+        earlier_fees.amount_cents,
+        row_number() over (
+            partition by current_fees.invoice_id, current_fees.charge_bucket_id
+            order by earlier_fees.crossing_index desc
+        ) as recency
+    from crossing_fees as current_fees
+    inner join crossing_fees as earlier_fees
+        on earlier_fees.period_id = current_fees.period_id
+        and earlier_fees.charge_bucket_id = current_fees.charge_bucket_id
+        and earlier_fees.crossing_index < current_fees.crossing_index
+        and (earlier_fees.voided_at is null or earlier_fees.voided_at > current_fees.crossed_at)
 
 ),
 
@@ -78,13 +106,14 @@ final as (
         -- timestamps
         current_fees.from_at,
         current_fees.to_at,
-        current_fees.crossed_at as billed_at
+        current_fees.crossed_at as billed_at,
+        current_fees.voided_at
 
     from crossing_fees as current_fees
-    left join crossing_fees as previous_fees
-        on previous_fees.period_id = current_fees.period_id
+    left join previous_fees
+        on previous_fees.invoice_id = current_fees.invoice_id
         and previous_fees.charge_bucket_id = current_fees.charge_bucket_id
-        and previous_fees.crossing_index = current_fees.crossing_index - 1
+        and previous_fees.recency = 1
 
 )
 

@@ -7,7 +7,12 @@
     deducts the previous one), never more than the fee's own amount_cents:
     - on a progressive invoice, from the previous progressive invoice of the period;
     - on the subscription invoice that bills the period's in-arrears charges (end of period or
-      termination), from the period's last progressive invoice. -#}
+      termination), from the period's last progressive invoice.
+    A progressive invoice voided by then (by the crossing, or by the moment the period's invoice
+    finalizes) is skipped for the latest earlier one that was not voided: Lago deducts finalized
+    progressive invoices only. (Lago then still deducts from that one what the voided invoice had
+    taken of it, which bills the voided usage twice; Tally deducts what it billed, so that the
+    period's invoices add up to its usage once.) -#}
 with
 
 fees as (
@@ -23,11 +28,20 @@ progressive_fees as (
 
 ),
 
+periods as (
+
+    select * from {{ ref('int_subscriptions__charge_periods') }}
+
+),
+
 last_crossings as (
 
-    select period_id, max(crossing_index) as crossing_index
+    -- the period's last progressive invoice not voided when the period's own invoice finalizes
+    select progressive_fees.period_id, max(progressive_fees.crossing_index) as crossing_index
     from progressive_fees
-    group by period_id
+    inner join periods on periods.period_id = progressive_fees.period_id
+    where progressive_fees.voided_at is null or progressive_fees.voided_at > periods.knowledge_cutoff_at
+    group by progressive_fees.period_id
 
 ),
 
