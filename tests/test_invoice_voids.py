@@ -114,3 +114,32 @@ def test_an_invoice_with_credit_notes_cannot_be_voided(settings):
         catalog.load_objects(wh, [{"credit_note": body}], at)
         with pytest.raises(ValueError, match="has credit notes; an invoice with credit notes cannot be voided"):
             catalog.void_invoice(wh, globex, at)
+
+
+def test_a_voided_invoice_gives_back_the_credit_note_credit_it_took(settings):
+    """In the credit-notes scenario, the March 1 invoice (48.00 after coupon and taxes) consumes the
+    4.80 and 7.00 credits of the two February credit notes. Voided on March 3, it gives them back
+    (Lago's CreditNotes::RecreditService): the April 1 invoice (60.00) takes the 11.80 instead,
+    for a total of 48.20, and the notes show their credit available again."""
+    scenario = read_scenario(ROOT / "tests" / "scenarios" / "adjustments_credit_notes_on_request.json")
+    kept = [s for s in scenario["steps"] if s["at"] < "2026-03-02" or s["at"] >= "2026-04-01"]
+    scenario["steps"] = [s for s in kept if not s["action"].startswith("expect_")]
+    void = {"at": "2026-03-03T00:00:00Z", "action": "void_invoice",
+            "payload": {"external_customer_id": "acme", "invoice_type": "subscription"}}
+    scenario["steps"].insert(next(i for i, s in enumerate(scenario["steps"]) if s["at"] >= "2026-04-01"), void)
+    Replay(scenario, settings).run()
+    out = bill(settings, datetime(2026, 4, 1, 6), tests=True)
+    assert "Completed successfully" in out
+    with Warehouse(settings) as wh:
+        invoices = reports.invoices(wh)
+        notes = wh.records(f'select credit_amount_cents, balance_amount_cents, credit_status '
+                           f'from "{settings.schema}".fct_credit_notes order by issued_at')
+    assert [(i["issued_at"][5:10], i["status"], i["sub_total_including_taxes_amount_cents"],
+             i["credit_notes_amount_cents"], i["total_amount_cents"]) for i in invoices] == [
+        ("02-01", "finalized", 7200, 0, 7200),
+        ("03-01", "voided", 4800, 1180, 3620),
+        ("04-01", "finalized", 6000, 1180, 4820),
+    ]
+    # every credit was consumed again by April's invoice
+    assert [(n["credit_amount_cents"], n["balance_amount_cents"], n["credit_status"]) for n in notes] == [
+        (480, 0, "consumed"), (700, 0, "consumed")]

@@ -57,6 +57,12 @@ credit_notes as (
 
 ),
 
+voids as (
+
+    select * from {{ ref('stg_invoice_voids') }}
+
+),
+
 progressive_credits as (
 
     select * from {{ ref('int_fees__progressive_credits') }}
@@ -124,71 +130,98 @@ invoices as (
 
 ),
 
-credits_available as (
+{#- Credit notes are consumed in invoice order, each invoice taking what it can (never below 0):
+    with C the credits available up to an invoice and T the running sum of what invoices can take
+    (their amount after coupons and taxes; one-off and credit invoices take none), what has been
+    consumed up to invoice i is T_i + min(0, min over j <= i of (C_j - T_j)).
+    A voided invoice gives back, at its void, the credit it took (Lago's CreditNotes::RecreditService),
+    for the invoices after the void. What it took depends on earlier give-backs, so consumption is
+    computed in passes, each giving back what the previous pass found; the data test
+    assert_credit_note_recredits_match_voided_invoices checks the last pass is the fixed point. -#}
+{%- set passes = var('credit_note_recredit_passes', 3) %}
+{%- for n in range(0, passes + 1) %}
 
-    -- credit notes issued to the customer up to each invoice's billing moment
+credit_inflows_{{ n }} as (
+
+    select external_customer_id, issued_at as available_at, credit_amount_cents as amount_cents
+    from credit_notes
+    {%- if n > 0 %}
+    union all
+    select credited_{{ n - 1 }}.external_customer_id, voids.voided_at, credited_{{ n - 1 }}.credit_notes_amount_cents
+    from credited_{{ n - 1 }}
+    inner join voids on voids.invoice_id = credited_{{ n - 1 }}.invoice_id
+    where credited_{{ n - 1 }}.credit_notes_amount_cents > 0
+    {%- endif %}
+
+),
+
+credits_available_{{ n }} as (
+
     select
         invoices.invoice_id,
-        coalesce(sum(credit_notes.credit_amount_cents), 0) as credits_issued_cents
+        invoices.external_customer_id,
+        invoices.issued_at,
+        coalesce(sum(credit_inflows_{{ n }}.amount_cents), 0) as credits_issued_cents,
+        -- one invoice per group: max() reads its own amount once, however many inflows it sees
+        max(case when invoices.invoice_type in ('subscription', 'progressive_billing')
+                 then invoices.sub_total_including_taxes_amount_cents else 0 end) as takeable_cents
     from invoices
-    left join credit_notes
-        on credit_notes.external_customer_id = invoices.external_customer_id
-        and credit_notes.issued_at <= invoices.issued_at
-    group by invoices.invoice_id
+    left join credit_inflows_{{ n }}
+        on credit_inflows_{{ n }}.external_customer_id = invoices.external_customer_id
+        and credit_inflows_{{ n }}.available_at <= invoices.issued_at
+    group by invoices.invoice_id, invoices.external_customer_id, invoices.issued_at
 
 ),
 
-running as (
+running_{{ n }} as (
 
     select
-        invoices.*,
-        credits_available.credits_issued_cents,
-        -- what each invoice can take from credit notes: its amount after coupons and taxes (Lago
-        -- applies credit notes after taxes); one-off invoices take none
-        sum(case when invoices.invoice_type in ('subscription', 'progressive_billing')
-                 then invoices.sub_total_including_taxes_amount_cents
-                 else 0 end) over (
-            partition by invoices.external_customer_id order by invoices.issued_at, invoices.invoice_id
+        *,
+        sum(takeable_cents) over (
+            partition by external_customer_id order by issued_at, invoice_id
             rows between unbounded preceding and current row
         ) as running_totals_cents
-    from invoices
-    inner join credits_available on credits_available.invoice_id = invoices.invoice_id
+    from credits_available_{{ n }}
 
 ),
 
-credit_consumed as (
+consumed_{{ n }} as (
 
-    -- Credits are consumed in invoice order, each invoice taking what it can (never below 0):
-    -- consumed up to invoice i = running total_i + min(0, min over j <= i of (credits_j - running total_j)).
     select
         *,
         running_totals_cents + least(0, min(credits_issued_cents - running_totals_cents) over (
             partition by external_customer_id order by issued_at, invoice_id
             rows between unbounded preceding and current row
         )) as consumed_to_date_cents
-    from running
+    from running_{{ n }}
 
 ),
 
-credited as (
+credited_{{ n }} as (
 
     select
         invoice_id,
         external_customer_id,
-        issued_at,
-        currency,
-        invoice_type,
-        fees_count,
-        fees_amount_cents,
-        coupons_amount_cents,
-        taxes_amount_cents,
-        sub_total_including_taxes_amount_cents,
-        is_pay_in_advance_charge,
-        progressive_billing_credit_amount_cents,
         consumed_to_date_cents - coalesce(lag(consumed_to_date_cents) over (
             partition by external_customer_id order by issued_at, invoice_id
         ), 0) as credit_notes_amount_cents
-    from credit_consumed
+    from consumed_{{ n }}
+
+),
+{%- endfor %}
+
+credited as (
+
+    select
+        invoices.*,
+        credited_{{ passes }}.credit_notes_amount_cents,
+        -- what a voided invoice gave back at its void, as the last pass used it
+        case when voids.invoice_id is not null then coalesce(credited_{{ passes - 1 }}.credit_notes_amount_cents, 0) end
+            as credit_notes_recredited_cents
+    from invoices
+    inner join credited_{{ passes }} on credited_{{ passes }}.invoice_id = invoices.invoice_id
+    left join credited_{{ passes - 1 }} on credited_{{ passes - 1 }}.invoice_id = invoices.invoice_id
+    left join voids on voids.invoice_id = invoices.invoice_id
 
 ),
 
@@ -257,7 +290,8 @@ final as (
 
         -- appended
         sub_total_including_taxes_amount_cents,
-        progressive_billing_credit_amount_cents
+        progressive_billing_credit_amount_cents,
+        cast(credit_notes_recredited_cents as bigint) as credit_notes_recredited_cents
 
     from with_settings
 

@@ -2,8 +2,8 @@
     invoice (POST /credit_notes) or made on a termination or upgrade for the unused part of an
     in-advance subscription fee, with its amounts (int_credit_notes__issued), its number (the
     invoice's number, -CN and its rank among the invoice's credit notes), and what the customer's
-    invoices have consumed of its credit, oldest note first: balance_amount_cents is what
-    remains; credit_status is `consumed` once a credit is used up, else `available`;
+    invoices have consumed of its credit, oldest note first (less what voided invoices gave
+    back, which returns to the notes consumed last): balance_amount_cents is what remains; credit_status is `consumed` once a credit is used up, else `available`;
     refund_status is `pending` for a refund (Tally records the refund, it does not pay it). -#}
 with
 
@@ -25,10 +25,24 @@ customers as (
 
 ),
 
+computed_invoices as (
+
+    select * from {{ ref('int_invoices__computed') }}
+
+),
+
 consumed as (
 
-    select external_customer_id, sum(credit_notes_amount_cents) as consumed_cents
-    from invoices
+    -- what invoices took, less what voided invoices gave back
+    select external_customer_id, sum(amount_cents) as consumed_cents
+    from (
+        select external_customer_id, credit_notes_amount_cents as amount_cents
+        from invoices
+        union all
+        select external_customer_id, -credit_notes_recredited_cents as amount_cents
+        from computed_invoices
+        where credit_notes_recredited_cents > 0
+    ) movements
     group by external_customer_id
 
 ),
