@@ -162,3 +162,26 @@ def test_terminated_wallet_takes_no_top_up_and_frees_the_customer(warehouse):
         catalog.terminate_wallet(warehouse, {"external_customer_id": "c"}, datetime(2026, 1, 3))
     # a new wallet for the customer is allowed once the first one ended
     catalog.load_objects(warehouse, [_wallet(code="next")], datetime(2026, 1, 4))
+
+
+def test_a_credit_invoice_and_a_one_off_invoice_at_the_same_instant(settings):
+    """A wallet bought (10 credits at 1.00) at the very instant a one-off invoice is created: two
+    invoices of the customer issued at the same moment, each numbered in turn, and the data tests
+    (one subscription invoice per customer and billing moment) hold."""
+    scenario = _logs_only(read_scenario(ROOT / "tests" / "scenarios" / "adjustments_coupons_taxes_one_off.json"))
+    at = "2026-01-15T10:00:00Z"
+    assert any(s["action"] == "create_one_off_invoice" and s["at"] == at for s in scenario["steps"])
+    scenario["steps"].append({"at": at, "action": "create_wallet", "payload": {
+        "external_customer_id": "acme", "name": "Prepaid", "rate_amount": "1", "currency": "USD",
+        "paid_credits": "10"}})
+    scenario["steps"].sort(key=lambda s: s["at"])
+    Replay(scenario, settings).run()
+    out = bill(settings, datetime(2026, 1, 16), tests=True)
+    assert "Completed successfully" in out
+    with Warehouse(settings) as wh:
+        rows = wh.records(f"select invoice_type, sequential_id, total_amount_cents from {_rel(wh, 'fct_invoices')} "
+                          f"where external_customer_id = 'acme' and issued_at = ? order by sequential_id",
+                          [datetime(2026, 1, 15, 10)])
+    assert sorted(r["invoice_type"] for r in rows) == ["credit", "one_off"]
+    assert len({r["sequential_id"] for r in rows}) == 2
+    assert [int(r["total_amount_cents"]) for r in rows if r["invoice_type"] == "credit"] == [1000]
