@@ -220,6 +220,13 @@ class FakeStripe(Fake):
             inv["status"] = "paid"
             self.store("payments")[inv["id"]] = {"invoice": inv["id"], "amount": inv["amount_due"]}
             return 200, inv, {}
+        if (mm := re.fullmatch(r"/v1/invoices/(in_\w+)/void", p)) and m == "POST":
+            inv = self.store("invoices")[mm[1]]
+            if inv["status"] != "open":
+                return 400, {"error": {"type": "invalid_request_error",
+                                       "message": f"You can only void open invoices (this one is {inv['status']})"}}, {}
+            inv["status"] = "void"
+            return 200, inv, {}
         if (mm := re.fullmatch(r"/v1/invoices/(in_\w+)", p)) and m == "GET":
             return 200, self.store("invoices")[mm[1]], {}
         return self.not_found(rec)
@@ -336,6 +343,15 @@ class FakeXero(Fake):
             c = self.store("contacts").setdefault(mm[1], {"ContactID": mm[1]})
             c.update(body["Contacts"][0])
             return 200, {"Id": str(uuid.uuid4()), "Status": "OK", "Contacts": [c]}, {}
+        if (mm := re.fullmatch(r"/api.xro/2.0/Invoices/([\w-]+)", p)) and m == "POST":
+            inv = self.store("invoices").get(mm[1])
+            if inv is None:
+                return 404, {"Type": None, "Title": "Not Found", "Status": 404, "Detail": "no invoice"}, {}
+            update = body["Invoices"][0]
+            if update.get("Status") == "VOIDED" and inv.get("Status") != "AUTHORISED":
+                return 400, {"ErrorNumber": 10, "Type": "ValidationException", "Message": "cannot void"}, {}
+            inv.update({k: v for k, v in update.items() if k != "InvoiceID"})
+            return 200, {"Id": str(uuid.uuid4()), "Status": "OK", "Invoices": [inv]}, {}
         if p == "/api.xro/2.0/Invoices" and m in ("PUT", "POST"):
             out = []
             for inv in body["Invoices"]:

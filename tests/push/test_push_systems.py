@@ -225,3 +225,51 @@ def test_webhooks_are_signed(billed, systems):
     assert verify(body, fake.requests[0].headers["X-Tally-Signature"], systems.secrets["TALLY_WEBHOOK_SECRET"])
     assert not verify(body + b" ", fake.requests[0].headers["X-Tally-Signature"], systems.secrets["TALLY_WEBHOOK_SECRET"])
     assert sign(body, "another") != fake.requests[0].headers["X-Tally-Signature"]
+
+
+@DUCKDB_ONLY
+def test_a_voided_invoice_is_voided_in_stripe_xero_and_hubspot(billed, systems):
+    """Tally voids one of acme's invoices before any push: Stripe, Xero and HubSpot still get the
+    invoice (the accounting trail), then its void (Stripe's void of the open invoice, Xero's
+    VOIDED status, HubSpot's record updated), and Stripe never charges it. A second run sends nothing."""
+    from datetime import datetime
+
+    from tally import catalog
+
+    settings = billed
+    acme = sorted((r for r in _invoices(settings).values() if r["external_customer_id"] == "acme"),
+                  key=lambda r: r["issued_at"])
+    voided = acme[-1]
+    with Warehouse(settings) as wh:
+        invoice = wh.records(f'select * from "{settings.schema}".fct_invoices where invoice_id = ?',
+                             [voided["invoice_id"]])[0]
+        catalog.void_invoice(wh, invoice, datetime(2026, 4, 2))
+        wh.commit()
+    for system in ("stripe", "xero", "hubspot"):
+        _push(settings, system)
+
+    stripe = systems.stripe
+    stored = {i["metadata"]["tally_invoice_id"]: i for i in stripe.objects["invoices"].values()}
+    assert stored[voided["invoice_id"]]["status"] == "void"
+    assert {k: v["status"] for k, v in stored.items() if k != voided["invoice_id"]} == {acme[0]["invoice_id"]: "paid"}
+    [void_call] = stripe.calls("POST", r"/v1/invoices/in_\w+/void")
+    assert void_call.path == f"/v1/invoices/{stored[voided['invoice_id']]['id']}/void"
+    assert void_call.headers["Idempotency-Key"].startswith("tally-")
+    assert len(stripe.calls("POST", r"/v1/invoices/in_\w+/pay")) == 1  # the other invoice only
+
+    xero = systems.xero
+    [xero_void] = xero.calls("POST", r"/api.xro/2.0/Invoices/[\w-]+")
+    xero_invoice = xero.objects["invoices"][xero_void.path.rsplit("/", 1)[-1]]
+    assert (xero_invoice["Reference"], xero_invoice["Status"]) == (voided["invoice_id"], "VOIDED")
+
+    hubspot = systems.hubspot
+    [record] = [r for r in hubspot.objects["p_tally_invoices"].values() if r["tally_invoice_id"] == voided["invoice_id"]]
+    assert (record["tally_status"], record["tally_voided_at"], record["tally_number"]) == \
+        ("voided", "2026-04-02T00:00:00Z", voided["number"])
+
+    assert {(r["system"], r["status"]) for r in _outbox(settings) if r["action"] == "void"} == {
+        ("stripe", "done"), ("xero", "done"), ("hubspot", "done")}
+    before = sum(len(s.requests) for s in (stripe, xero, hubspot))
+    for system in ("stripe", "xero", "hubspot"):
+        _push(settings, system)
+    assert sum(len(s.requests) for s in (stripe, xero, hubspot)) == before

@@ -123,6 +123,8 @@ class Connector(ABC):
     actions: tuple[str, ...] = ()
     # the secrets that must be set for the system to be used
     required_secrets: tuple[str, ...] = ()
+    # whether a voided invoice is voided in the system too (after its invoice row is done)
+    voids: bool = False
 
     def __init__(self, secrets, timeout: float = 30.0):
         self.secrets = secrets
@@ -140,6 +142,10 @@ class Connector(ABC):
     def collect_payment(self, invoice: Invoice, customer_id: str | None, invoice_ref: str | None,
                         key: str) -> Result:
         raise PermanentError(f"{self.name} does not collect payments")
+
+    def void_invoice(self, invoice: Invoice, invoice_ref: str, key: str) -> Result:
+        """Void, in the system, the invoice pushed there as `invoice_ref` (Tally voided it)."""
+        raise PermanentError(f"{self.name} does not void invoices")
 
     def payment_status(self, provider_id: str) -> str | None:
         """The payment's status now (pending | succeeded | failed), None when unknown."""

@@ -1,6 +1,7 @@
 """HubSpot, through the official `hubspot-api-client` SDK: the customer as a company (or a
 contact, `targeted_object: contacts`), and each invoice as a record of a custom object
-associated with it, as Lago syncs invoices to HubSpot.
+associated with it, as Lago syncs invoices to HubSpot; a voided invoice's record is updated with
+`tally_status: voided` and `tally_voided_at` (Lago updates the HubSpot invoice on a void).
 
 Both are written with batch upsert on a unique property (`tally_external_customer_id`,
 `tally_invoice_id`; create them as unique properties in HubSpot), so sending the same row
@@ -28,6 +29,7 @@ class HubSpotConnector(Connector):
     kind = "crm"
     actions = ("customer", "invoice")
     required_secrets = ("TALLY_HUBSPOT_ACCESS_TOKEN",)
+    voids = True
 
     def __init__(self, secrets, timeout: float = 30.0):
         super().__init__(secrets, timeout)
@@ -91,3 +93,13 @@ class HubSpotConnector(Connector):
             self._do(self.client.crm.associations.v4.basic_api.create_default, self.invoice_object, record_id,
                      to_type, customer_id)
         return Result(record_id)
+
+    def void_invoice(self, invoice: Invoice, invoice_ref: str, key: str) -> Result:
+        from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInputUpsert as Batch
+        from hubspot.crm.objects import SimplePublicObjectBatchInputUpsert as Upsert
+
+        props = {INVOICE_ID_PROPERTY: invoice.invoice_id, "tally_status": "voided",
+                 "tally_voided_at": invoice.document.get("voided_at") or ""}
+        out = self._do(self.client.crm.objects.batch_api.upsert, self.invoice_object,
+                       Batch(inputs=[Upsert(id_property=INVOICE_ID_PROPERTY, id=invoice.invoice_id, properties=props)]))
+        return Result(str(out.results[0].id))

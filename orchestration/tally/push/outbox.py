@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -65,7 +65,7 @@ ATTEMPT_COLUMNS = [
     ("started_at", "timestamp not null"),
     ("finished_at", "timestamp not null"),
 ]
-STAGES = {"customer": 0, "invoice": 1, "payment": 2}
+STAGES = {"customer": 0, "invoice": 1, "payment": 2, "void": 3}
 WEBHOOK = "webhook"
 
 
@@ -159,6 +159,9 @@ class Plan:
                                                                          or inv.invoice_id in self.voided)):
                         continue
                     self.rows.append(Row.new("invoice", inv.invoice_id, system, action, "", inv.external_customer_id))
+                # voided in Tally: voided in the systems that hold the invoice, once it is there
+                if inv.invoice_id in self.voided and conn.voids and "invoice" in conn.actions:
+                    self.rows.append(Row.new("invoice", inv.invoice_id, system, "void", "", inv.external_customer_id))
         if endpoints and only in (None, WEBHOOK):
             from .webhooks_out import messages
 
@@ -289,6 +292,15 @@ class Pusher:
         if row.action == "invoice":
             return conn.push_invoice(invoice, customer_id, row.outbox_id,
                                      plan.customers.get(invoice.external_customer_id, {}).get(row.system))
+        if row.action == "void":
+            status, invoice_ref = self._row_status("invoice", invoice.invoice_id, row.system, "invoice")
+            if status == "failed":
+                raise PermanentError(f"invoice could not be pushed to {row.system}; there is nothing to void")
+            if status != "done":
+                raise WaitingError(f"invoice is not pushed to {row.system} yet")
+            voided = replace(invoice, document={**invoice.document, "status": "voided",
+                                                "voided_at": plan.voided.get(invoice.invoice_id)})
+            return conn.void_invoice(voided, invoice_ref, row.outbox_id)
         if row.action == "payment":
             if invoice.invoice_id in plan.voided:
                 raise PermanentError(f"invoice was voided at {plan.voided[invoice.invoice_id]}; no payment is collected")

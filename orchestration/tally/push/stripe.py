@@ -1,5 +1,6 @@
 """Stripe, through the official `stripe` SDK: customers, invoices (items, finalization),
-payment (paying the invoice), and the invoice's payment status.
+payment (paying the invoice), the invoice's payment status, and voids (Stripe's void of an open
+invoice, once Tally voided it).
 
 Secrets: TALLY_STRIPE_API_KEY. TALLY_STRIPE_API_BASE points the SDK elsewhere (tests).
 Every request carries an Idempotency-Key derived from the outbox row (invoice items and the
@@ -31,6 +32,7 @@ class StripeConnector(Connector):
     kind = "payment"
     actions = ("customer", "invoice", "payment")
     required_secrets = ("TALLY_STRIPE_API_KEY",)
+    voids = True
 
     def __init__(self, secrets, timeout: float = 30.0):
         super().__init__(secrets, timeout)
@@ -96,6 +98,10 @@ class StripeConnector(Connector):
         except stripe.StripeError as exc:
             raise _error(exc) from None
         return Result(paid.id, PAID.get(paid.status, "pending"), {"status": paid.status})
+
+    def void_invoice(self, invoice: Invoice, invoice_ref: str, key: str) -> Result:
+        inv = self._do(self.client.v1.invoices.void_invoice, invoice_ref, None, {"idempotency_key": key})
+        return Result(inv.id, detail={"status": inv.status})
 
     def payment_status(self, provider_id: str) -> str | None:
         inv = self._do(self.client.v1.invoices.retrieve, provider_id)

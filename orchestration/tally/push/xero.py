@@ -1,5 +1,5 @@
 """Xero, through the official `xero-python` SDK (Accounting API): contacts and sales invoices
-(ACCREC, authorised), one line per fee, taxes and credits.
+(ACCREC, authorised), one line per fee, taxes and credits; a voided invoice is set VOIDED.
 
 Secrets: TALLY_XERO_ACCESS_TOKEN (an OAuth2 access token, e.g. of a custom connection),
 TALLY_XERO_TENANT_ID; TALLY_XERO_ACCOUNT_CODE (revenue account, default 200);
@@ -27,6 +27,7 @@ class XeroConnector(Connector):
     kind = "accounting"
     actions = ("customer", "invoice")
     required_secrets = ("TALLY_XERO_ACCESS_TOKEN",)
+    voids = True
 
     def __init__(self, secrets, timeout: float = 30.0):
         super().__init__(secrets, timeout)
@@ -77,3 +78,8 @@ class XeroConnector(Connector):
                          line_amount_types=LineAmountTypes.NOTAX)
         out = self._do(self.api.create_invoices, Invoices(invoices=[xi]), idempotency_key=key)
         return Result(str(out.invoices[0].invoice_id))
+
+    def void_invoice(self, invoice: Invoice, invoice_ref: str, key: str) -> Result:
+        xi = XeroInvoice(invoice_id=invoice_ref, status="VOIDED")
+        out = self._do(self.api.update_invoice, invoice_ref, Invoices(invoices=[xi]), idempotency_key=key)
+        return Result(str(out.invoices[0].invoice_id), detail={"status": str(out.invoices[0].status)})
