@@ -130,8 +130,18 @@ def _wallet(**over) -> dict:
     ([_wallet(priority=51)], "priority: must be between 1 and 50"),
     ([_wallet(), _wallet(code="second")], "already has the active wallet 'c/default'"),
     ([_wallet(), _wallet(rate_amount="2")], "rate_amount: cannot change"),
-    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "5"}])],
-     "is not supported"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "paid_credits": "5"}])],
+     "wallet 'c/default': recurring_transaction_rules[0].threshold_credits: is required"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "-1"}])],
+     "recurring_transaction_rules[0].threshold_credits: must not be negative"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "method": "target", "threshold_credits": "5"}])],
+     "recurring_transaction_rules[0].target_ongoing_balance: is required"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "5"},
+                                           {"trigger": "threshold", "threshold_credits": "2"}])],
+     "recurring_transaction_rules[1]: a wallet has at most one threshold rule"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "interval", "interval": "monthly", "method": "target",
+                                            "target_ongoing_balance": "5"}])],
+     "recurring_transaction_rules[0].method: target is supported with trigger threshold only"),
     ([_wallet(recurring_transaction_rules=[{"trigger": "interval", "interval": "daily"}])],
      "must be weekly, monthly, quarterly, semiannual or yearly"),
     ([{"wallet_transaction": {"wallet_id": "c/default", "paid_credits": "5"}}], "wallet 'c/default' does not exist"),
@@ -147,6 +157,15 @@ def test_wallets_are_validated(warehouse, items, message):
         for item in items:
             catalog.load_objects(warehouse, [item], at)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_threshold_rules_are_accepted(warehouse):
+    at = datetime(2026, 1, 1)
+    catalog.load_objects(warehouse, [{"customer": {"external_id": "c", "name": "C", "currency": "EUR"}}], at)
+    catalog.load_objects(warehouse, [_wallet(recurring_transaction_rules=[
+        {"trigger": "threshold", "method": "target", "threshold_credits": "0", "target_ongoing_balance": "50"},
+        {"trigger": "interval", "interval": "monthly", "granted_credits": "1"}])], at)
 
 
 @pytest.mark.parametrize("target", ["duckdb"], indirect=True)

@@ -7,11 +7,11 @@
     threshold_credits: method fixed gives the rule's paid_credits and granted_credits, method
     target paid_credits = target_ongoing_balance - credits_ongoing_balance.
     Each top-up changes every later balance, so the wallet is walked step by step in the ledger's
-    order with a recursive CTE (the same SQL on DuckDB and PostgreSQL), one step per movement of
+    order with a recursive CTE (nested in the CTE `walked`; the same SQL on DuckDB and PostgreSQL), one step per movement of
     the wallet (as int_wallets__ledger orders them) or event arrival; the state carried from step
     to step is the balance, the pending threshold purchases and what invoices that are voided
     later took (two small text maps, macros/billing/wallet_walk.sql). -#}
-with recursive
+with
 
 wallets as (
 
@@ -459,7 +459,11 @@ steps as (
 {%- set granted_cents = credits_to_cents(granted_credits, 'steps.rate_amount', 'steps.subunit_to_unit') %}
 {%- set fired = "(" ~ paid_cents ~ " > 0 or " ~ granted_cents ~ " > 0)" %}
 
-walk as (
+walked as (
+
+    -- the recursive walk, nested so that the model's own WITH stays plain (dbt unit tests insert
+    -- their fixtures there)
+    with recursive walk as (
 
     select
         wallet_id,
@@ -515,20 +519,24 @@ walk as (
         on steps.wallet_id = walk.wallet_id
         and steps.step_index = walk.step_index + 1
 
+    )
+
+    select * from walk
+
 ),
 
 fired as (
 
     select
-        walk.*,
+        walked.*,
         threshold_wallets.external_customer_id,
         threshold_wallets.currency,
         threshold_wallets.rate_amount,
         threshold_wallets.subunit_to_unit,
-        'threshold/' || walk.wallet_id || '/' || cast(walk.top_ups_count as varchar) as request_id
-    from walk
-    inner join threshold_wallets on threshold_wallets.wallet_id = walk.wallet_id
-    where walk.is_fired
+        'threshold/' || walked.wallet_id || '/' || cast(walked.top_ups_count as varchar) as request_id
+    from walked
+    inner join threshold_wallets on threshold_wallets.wallet_id = walked.wallet_id
+    where walked.is_fired
 
 ),
 
