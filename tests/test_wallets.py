@@ -181,3 +181,26 @@ def test_terminated_wallet_takes_no_top_up_and_frees_the_customer(warehouse):
         catalog.terminate_wallet(warehouse, {"external_customer_id": "c"}, datetime(2026, 1, 3))
     # a new wallet for the customer is allowed once the first one ended
     catalog.load_objects(warehouse, [_wallet(code="next")], datetime(2026, 1, 4))
+
+
+THRESHOLD = ROOT / "tests" / "scenarios" / "adjustments_wallet_threshold_top_up.json"
+
+
+def test_threshold_top_ups_with_data_tests(settings):
+    """The threshold scenario billed with every data test (the walk agrees with the ledger): its
+    threshold transactions and the balances they leave (arithmetic in the scenario)."""
+    Replay(_logs_only(read_scenario(THRESHOLD)), settings).run()
+    bill(settings, datetime(2026, 3, 1, 12), tests=True)
+    with Warehouse(settings) as wh:
+        rows = wh.records(f"select wallet_id, transaction_status, status, amount_cents, created_at "
+                          f"from {_rel(wh, 'fct_wallet_transactions')} where source = 'threshold'")
+        wallets = {w["wallet_id"]: int(w["balance_cents"]) for w in wh.records(f"select * from {_rel(wh, 'fct_wallets')}")}
+    got = sorted((r["wallet_id"], r["created_at"], r["transaction_status"], r["status"], int(r["amount_cents"])) for r in rows)
+    assert got == [
+        ("acme/default", datetime(2026, 1, 12, 10), "granted", "settled", 200),
+        ("acme/default", datetime(2026, 1, 12, 10), "purchased", "settled", 1000),
+        ("acme/default", datetime(2026, 2, 5, 10), "granted", "settled", 200),
+        ("acme/default", datetime(2026, 2, 5, 10), "purchased", "pending", 1000),
+        ("globex/default", datetime(2026, 1, 10, 10), "purchased", "settled", 1150),
+    ]
+    assert wallets == {"acme/default": 700, "globex/default": 950}
