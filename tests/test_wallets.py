@@ -130,8 +130,18 @@ def _wallet(**over) -> dict:
     ([_wallet(priority=51)], "priority: must be between 1 and 50"),
     ([_wallet(), _wallet(code="second")], "already has the active wallet 'c/default'"),
     ([_wallet(), _wallet(rate_amount="2")], "rate_amount: cannot change"),
-    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "5"}])],
-     "is not supported"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "paid_credits": "5"}])],
+     "wallet 'c/default': recurring_transaction_rules[0].threshold_credits: is required"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "-1"}])],
+     "recurring_transaction_rules[0].threshold_credits: must not be negative"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "method": "target", "threshold_credits": "5"}])],
+     "recurring_transaction_rules[0].target_ongoing_balance: is required"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "threshold", "threshold_credits": "5"},
+                                           {"trigger": "threshold", "threshold_credits": "2"}])],
+     "recurring_transaction_rules[1]: a wallet has at most one threshold rule"),
+    ([_wallet(recurring_transaction_rules=[{"trigger": "interval", "interval": "monthly", "method": "target",
+                                            "target_ongoing_balance": "5"}])],
+     "recurring_transaction_rules[0].method: target is supported with trigger threshold only"),
     ([_wallet(recurring_transaction_rules=[{"trigger": "interval", "interval": "daily"}])],
      "must be weekly, monthly, quarterly, semiannual or yearly"),
     ([{"wallet_transaction": {"wallet_id": "c/default", "paid_credits": "5"}}], "wallet 'c/default' does not exist"),
@@ -147,6 +157,15 @@ def test_wallets_are_validated(warehouse, items, message):
         for item in items:
             catalog.load_objects(warehouse, [item], at)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("target", ["duckdb"], indirect=True)
+def test_threshold_rules_are_accepted(warehouse):
+    at = datetime(2026, 1, 1)
+    catalog.load_objects(warehouse, [{"customer": {"external_id": "c", "name": "C", "currency": "EUR"}}], at)
+    catalog.load_objects(warehouse, [_wallet(recurring_transaction_rules=[
+        {"trigger": "threshold", "method": "target", "threshold_credits": "0", "target_ongoing_balance": "50"},
+        {"trigger": "interval", "interval": "monthly", "granted_credits": "1"}])], at)
 
 
 @pytest.mark.parametrize("target", ["duckdb"], indirect=True)
@@ -185,3 +204,26 @@ def test_a_credit_invoice_and_a_one_off_invoice_at_the_same_instant(settings):
     assert sorted(r["invoice_type"] for r in rows) == ["credit", "one_off"]
     assert len({r["sequential_id"] for r in rows}) == 2
     assert [int(r["total_amount_cents"]) for r in rows if r["invoice_type"] == "credit"] == [1000]
+
+
+THRESHOLD = ROOT / "tests" / "scenarios" / "adjustments_wallet_threshold_top_up.json"
+
+
+def test_threshold_top_ups_with_data_tests(settings):
+    """The threshold scenario billed with every data test (the walk agrees with the ledger): its
+    threshold transactions and the balances they leave (arithmetic in the scenario)."""
+    Replay(_logs_only(read_scenario(THRESHOLD)), settings).run()
+    bill(settings, datetime(2026, 3, 1, 12), tests=True)
+    with Warehouse(settings) as wh:
+        rows = wh.records(f"select wallet_id, transaction_status, status, amount_cents, created_at "
+                          f"from {_rel(wh, 'fct_wallet_transactions')} where source = 'threshold'")
+        wallets = {w["wallet_id"]: int(w["balance_cents"]) for w in wh.records(f"select * from {_rel(wh, 'fct_wallets')}")}
+    got = sorted((r["wallet_id"], r["created_at"], r["transaction_status"], r["status"], int(r["amount_cents"])) for r in rows)
+    assert got == [
+        ("acme/default", datetime(2026, 1, 12, 10), "granted", "settled", 200),
+        ("acme/default", datetime(2026, 1, 12, 10), "purchased", "settled", 1000),
+        ("acme/default", datetime(2026, 2, 5, 10), "granted", "settled", 200),
+        ("acme/default", datetime(2026, 2, 5, 10), "purchased", "pending", 1000),
+        ("globex/default", datetime(2026, 1, 10, 10), "purchased", "settled", 1150),
+    ]
+    assert wallets == {"acme/default": 700, "globex/default": 950}

@@ -7,7 +7,11 @@
     known at every moment an event of its subscription arrived during it (variant `snapshot`,
     snapshot_at = that received_at, knowledge cutoff = snapshot_at), the usage
     int_usage_thresholds__crossings compares with the thresholds; snapshots are never billed
-    either (is_hindsight is true for them, variant_type tells them apart). -#}
+    either (is_hindsight is true for them, variant_type tells them apart).
+    Wallet threshold top-ups (int_wallets__threshold_top_ups) read the same snapshots for the
+    subscriptions of customers with a wallet holding a `threshold` recurring rule (the ongoing
+    balance at each event arrival). Only those subscriptions get snapshots: without usage
+    thresholds or threshold wallets, no event is read here. -#}
 with
 
 periods as (
@@ -29,11 +33,41 @@ thresholds as (
 
 ),
 
+wallets as (
+
+    select * from {{ ref('stg_wallets') }}
+
+),
+
+wallet_rules as (
+
+    select {{ json_str('rule.value', 'trigger') }} as rule_trigger, wallets.external_customer_id
+    from wallets
+    {{ json_array_elements('wallets.recurring_transaction_rules', 'rule') }}
+    where wallets.action = 'upsert'
+
+),
+
+threshold_wallet_customers as (
+
+    select distinct external_customer_id
+    from wallet_rules
+    where rule_trigger = 'threshold'
+
+),
+
 thresholded_subscriptions as (
 
     select distinct periods.subscription_id
     from periods
     inner join thresholds on thresholds.plan_code = periods.plan_code
+
+    union
+
+    select distinct periods.subscription_id
+    from periods
+    inner join threshold_wallet_customers
+        on threshold_wallet_customers.external_customer_id = periods.external_customer_id
 
 ),
 
@@ -77,7 +111,6 @@ variants as (
 
     select periods.*, true as is_hindsight, 'snapshot' as variant_type, moments.snapshot_at
     from periods
-    inner join thresholds on thresholds.plan_code = periods.plan_code
     inner join moments
         on moments.subscription_id = periods.subscription_id
         and moments.snapshot_at >= periods.from_at

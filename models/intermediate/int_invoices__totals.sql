@@ -8,6 +8,9 @@ with
 invoices as (
 
     select * from {{ ref('int_invoices__computed') }}
+    union all
+    -- the credit invoices of wallet threshold top-ups, billed downstream of the wallet walk
+    select * from {{ ref('int_invoices__threshold_top_ups') }}
 
 ),
 

@@ -8,6 +8,8 @@
     - a void takes at most the balance;
     - a voided invoice (stg_invoice_voids) gives back what it took, at its void, as granted
       credits with source voided_invoice, while the wallet is active (Lago's recredit);
+    - threshold top-ups (int_wallets__threshold_top_ups) are requests like the others: granted
+      credits at once (after everything else at that instant), paid ones once their invoice is paid;
     - at its end (expiration_at, or its termination) a wallet loses what is left (an outbound
       `voided` movement with source expiration or termination).
     At one instant, credits in come before credits out, and the wallet's end comes last.
@@ -18,9 +20,15 @@
     its customer and currency that is active when it is finalized. -#}
 with
 
-requests as (
+own_requests as (
 
     select * from {{ ref('int_wallets__transactions') }}
+
+),
+
+threshold_top_ups as (
+
+    select * from {{ ref('int_wallets__threshold_top_ups') }}
 
 ),
 
@@ -48,12 +56,37 @@ voids as (
 
 ),
 
+requests as (
+
+    select * from own_requests
+
+    union all
+
+    select wallet_transaction_id, wallet_id, external_customer_id, invoice_id, transaction_type,
+        transaction_status, source, currency, rate_amount, subunit_to_unit, credit_amount, amount_cents, created_at
+    from threshold_top_ups
+
+),
+
 paid_invoices as (
 
     select invoice_id, min(received_at) as paid_at
     from payment_events
     where payment_status = 'succeeded'
     group by invoice_id
+
+),
+
+threshold_paid as (
+
+    -- a threshold top-up's credit invoice exists from the top-up on: payments after it count
+    select threshold_top_ups.wallet_transaction_id, min(payment_events.received_at) as paid_at
+    from threshold_top_ups
+    inner join payment_events
+        on payment_events.invoice_id = threshold_top_ups.invoice_id
+        and payment_events.payment_status = 'succeeded'
+        and payment_events.received_at > threshold_top_ups.created_at
+    group by threshold_top_ups.wallet_transaction_id
 
 ),
 
@@ -69,10 +102,12 @@ credit_movements as (
         requests.credit_amount as requested_credit_amount,
         requests.amount_cents as requested_amount_cents,
         requests.created_at,
-        case when requests.transaction_status = 'purchased' then paid_invoices.paid_at
+        case when requests.transaction_status = 'purchased' and requests.source = 'threshold' then threshold_paid.paid_at
+             when requests.transaction_status = 'purchased' then paid_invoices.paid_at
              else requests.created_at end as settled_at
     from requests
     left join paid_invoices on paid_invoices.invoice_id = requests.invoice_id
+    left join threshold_paid on threshold_paid.wallet_transaction_id = requests.wallet_transaction_id
 
 ),
 
@@ -123,7 +158,10 @@ end_movements as (
 
 movements as (
 
-    select *, case when transaction_type = 'inbound' then 0 else 1 end as instant_order
+    -- a threshold top-up's granted credits come after everything else at the instant they were
+    -- made (it was evaluated then)
+    select *, case when source = 'threshold' and settled_at = created_at then 3
+                   when transaction_type = 'inbound' then 0 else 1 end as instant_order
     from credit_movements
     union all
     select *, 1 as instant_order

@@ -23,6 +23,8 @@ finalized_fees as (
 computed_fees as (
 
     select * from {{ ref('int_fees__adjusted') }}
+    union all
+    select * from {{ ref('int_fees__threshold_top_ups') }}
 
 ),
 

@@ -13,6 +13,9 @@ fees as (
 
     -- the computed fees with their coupon shares and taxes (int_fees__computed's columns first)
     select * from {{ ref('int_fees__adjusted') }}
+    union all
+    -- the credit fees of wallet threshold top-ups (same columns)
+    select * from {{ ref('int_fees__threshold_top_ups') }}
 
 ),
 

@@ -639,6 +639,7 @@ def _validate_wallet(body: dict, key: str, catalog: "Catalog") -> None:
         return
     if not isinstance(rules, list):
         raise CatalogError(otype, key, "recurring_transaction_rules", "must be a list")
+    threshold_rules = 0
     for i, rule in enumerate(rules):
         field = f"recurring_transaction_rules[{i}]"
         if not isinstance(rule, dict):
@@ -648,14 +649,23 @@ def _validate_wallet(body: dict, key: str, catalog: "Catalog") -> None:
                 "must be interval or threshold, got {value!r}")
         method = rule.get("method", "fixed")
         _one_of(method, {"fixed", "target"}, otype, key, f"{field}.method", "must be fixed or target, got {value!r}")
-        if trigger == "threshold" or method == "target":
-            # both depend on the ongoing balance at every moment, which Tally does not derive yet
-            raise CatalogError(otype, key, field,
-                               f"trigger {trigger!r} with method {method!r} is not supported; "
-                               "Tally supports interval rules with the fixed method")
-        _one_of(rule.get("interval"), WALLET_INTERVALS, otype, key, f"{field}.interval",
-                "must be weekly, monthly, quarterly, semiannual or yearly, got {value!r}")
-        _timestamp(rule.get("started_at"), otype, key, f"{field}.started_at")
+        if method == "target" and trigger != "threshold":
+            # a target is reached when the ongoing balance falls: Tally tops up to it on thresholds only
+            raise CatalogError(otype, key, f"{field}.method",
+                               "target is supported with trigger threshold only")
+        if trigger == "threshold":
+            threshold_rules += 1
+            if threshold_rules > 1:
+                raise CatalogError(otype, key, field, "a wallet has at most one threshold rule")
+            # required, and not negative
+            _decimal(rule.get("threshold_credits"), otype, key, f"{field}.threshold_credits")
+            if method == "target":
+                _decimal(rule.get("target_ongoing_balance"), otype, key, f"{field}.target_ongoing_balance")
+            _timestamp(rule.get("expiration_at"), otype, key, f"{field}.expiration_at")
+        else:
+            _one_of(rule.get("interval"), WALLET_INTERVALS, otype, key, f"{field}.interval",
+                    "must be weekly, monthly, quarterly, semiannual or yearly, got {value!r}")
+            _timestamp(rule.get("started_at"), otype, key, f"{field}.started_at")
         for f in ("paid_credits", "granted_credits"):
             _decimal(rule.get(f), otype, key, f"{field}.{f}", required=False)
 
