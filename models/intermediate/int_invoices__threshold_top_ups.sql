@@ -59,7 +59,8 @@ final as (
 
         -- appended
         cast(fees.amount_cents as bigint) as sub_total_including_taxes_amount_cents,
-        cast(0 as bigint) as progressive_billing_credit_amount_cents
+        cast(0 as bigint) as progressive_billing_credit_amount_cents,
+        cast(null as bigint) as credit_notes_recredited_cents
 
     from fees
     inner join customers on customers.external_customer_id = fees.external_customer_id
