@@ -61,3 +61,56 @@ def test_a_voided_progressive_invoice_is_not_deducted(settings):
         ("progressive_billing", "finalized", 2000, 0, 200, 2200),
         ("subscription", "finalized", 3100, 2000, 110, 1210),
     ]
+
+
+def _until(scenario: dict, at: str, credits: str = "100") -> dict:
+    """The scenario's logs (no billing runs, no expectations) up to `at`, with a wallet of granted
+    credits (1 credit = 1.00) for the customer from the period's start."""
+    steps = [s for s in scenario["steps"] if s["at"] <= at and not s["action"].startswith(("run_billing", "expect_"))]
+    wallet = {"at": "2026-03-01T00:00:00Z", "action": "create_wallet",
+              "payload": {"external_customer_id": "lab", "name": "Prepaid", "rate_amount": "1",
+                          "currency": "USD", "granted_credits": credits}}
+    return {**scenario, "steps": [wallet, *steps]}
+
+
+def _usage_and_wallet(settings, scenario: dict, at: datetime) -> tuple[dict, dict, dict]:
+    Replay(scenario, settings).run()
+    bill(settings, at, tests=True)
+    with Warehouse(settings) as wh:
+        usage = reports.current_usage(wh, "lab_ai", at)
+        totals = wh.records(f'select * from "{settings.schema}"."fct_current_usage_totals"')
+        wallets = wh.records(f'select * from "{settings.schema}"."fct_wallets"')
+    assert len(totals) == 1 and len(wallets) == 1
+    return usage, totals[0], wallets[0]
+
+
+def test_current_usage_is_taxed_and_the_ongoing_balance_leaves_out_what_was_billed(settings):
+    """On March 25, 12:00 the period's usage is 5,500 tokens-cents with 10% tax: 550, total 6,050 (Lago's
+    current usage). The three progressive invoices already billed 1,210 + 1,870 + 2,640 = 5,720 of it,
+    taxes included, and took it from the wallet (10,000 - 5,720 = 4,280): the ongoing usage is the
+    6,050 - 5,720 = 330 not billed yet (the 300 tokens of March 25 and their tax), so the ongoing
+    balance is 4,280 - 330 = 3,950, not 4,280 - 6,050."""
+    usage, totals, wallet = _usage_and_wallet(
+        settings, _until(read_scenario(SCENARIO), "2026-03-25T10:00:00Z"), datetime(2026, 3, 25, 12))
+    assert (usage["amount_cents"], usage["taxes_amount_cents"], usage["total_amount_cents"]) == (5500, 550, 6050)
+    assert [c["taxes_amount_cents"] for c in usage["charges"]] == [550]
+    assert (int(totals["progressive_billed_cents"]), int(totals["pay_in_advance_billed_cents"]),
+            int(totals["unbilled_amount_cents"])) == (5720, 0, 330)
+    assert (int(wallet["balance_cents"]), int(wallet["ongoing_usage_balance_cents"]),
+            int(wallet["ongoing_balance_cents"])) == (4280, 330, 3950)
+
+
+def test_a_voided_progressive_invoice_counts_as_usage_not_billed_again(settings):
+    """The same with a wallet of 50.00, which pays the first two progressive invoices (1,210 and
+    1,870) and 1,920 of the third (2,640), so that the third is not paid in full and can be voided,
+    on March 22: it billed nothing, so 6,050 - 1,210 - 1,870 = 2,970 is not billed yet, and it
+    gives the wallet back the 1,920 it took: the ongoing balance is 1,920 - 2,970 = -1,050."""
+    scenario = _until(read_scenario(SCENARIO), "2026-03-25T10:00:00Z", credits="50")
+    scenario["steps"].append({"at": "2026-03-22T00:00:00Z", "action": "void_invoice",
+                              "payload": {"external_customer_id": "lab", "invoice_type": "progressive_billing"}})
+    scenario["steps"].sort(key=lambda s: s["at"])
+    usage, totals, wallet = _usage_and_wallet(settings, scenario, datetime(2026, 3, 25, 12))
+    assert usage["total_amount_cents"] == 6050
+    assert (int(totals["progressive_billed_cents"]), int(totals["unbilled_amount_cents"])) == (3080, 2970)
+    assert (int(wallet["balance_cents"]), int(wallet["ongoing_usage_balance_cents"]),
+            int(wallet["ongoing_balance_cents"])) == (1920, 2970, -1050)

@@ -72,7 +72,7 @@ def test_wallet_transactions_and_balances(settings):
 
 def test_unpaid_purchase_is_pending_and_ongoing_balance(settings):
     """Before its invoice is paid a purchase is pending and counts in no balance; the ongoing
-    balance takes off the usage of the period in progress."""
+    balance takes off the usage of the period in progress, taxes included."""
     scenario = _logs_only(read_scenario(PREPAID))
     scenario["steps"] = [s for s in scenario["steps"] if s["at"] < "2026-01-15"
                          and s["action"] != "update_payment_status"]
@@ -84,9 +84,10 @@ def test_unpaid_purchase_is_pending_and_ongoing_balance(settings):
         acme = wh.records(f"select * from {_rel(wh, 'fct_wallets')} where wallet_id = 'acme/default'")[0]
     assert [(p["status"], int(p["amount_cents"]), p["balance_after_cents"], p["settled_at"]) for p in pending] == \
         [("pending", 2000, None, None)]
-    # 20 API calls at 1.00 so far in January; the Feb invoice is not issued yet
+    # 20 API calls at 1.00 so far in January and plan pro's 20% VAT on them (Lago's ongoing usage is
+    # taxed); the Feb invoice is not issued yet
     assert (int(acme["balance_cents"]), int(acme["ongoing_usage_balance_cents"]), int(acme["ongoing_balance_cents"])) \
-        == (0, 2000, -2000)
+        == (0, 2400, -2400)
 
 
 def test_interval_top_ups(settings):

@@ -1,7 +1,7 @@
 {#- Wallet threshold top-ups (Lago's recurring transaction rules with trigger `threshold`, Lago's
     Wallets::ThresholdTopUpService), as known at as_of. See the YAML for the rule; in short:
     at every evaluation moment of a wallet whose version in force holds a threshold rule, with
-    credits_ongoing_balance = (balance - ongoing usage) / subunit / rate_amount and pending = the
+    credits_ongoing_balance = (balance - ongoing usage, taxes included) / subunit / rate_amount and pending = the
     credits of its purchased-but-unpaid transactions, a top-up is made unless
     credits_ongoing_balance > threshold_credits or pending + credits_ongoing_balance >
     threshold_credits: method fixed gives the rule's paid_credits and granted_credits, method
@@ -49,16 +49,15 @@ voids as (
 
 ),
 
-periods as (
+snapshot_totals as (
 
-    select * from {{ ref('int_billing__period_variants') }}
-    where variant_type = 'snapshot'
+    select * from {{ ref('int_usage__snapshot_totals') }}
 
 ),
 
-charge_amounts as (
+progressive_invoices as (
 
-    select * from {{ ref('int_charges__amounts') }}
+    select distinct period_id, invoice_id from {{ ref('int_fees__progressive_billing') }}
 
 ),
 
@@ -262,17 +261,17 @@ arrival_steps as (
         threshold_wallets.wallet_id,
         'arrival' as step_id,
         'arrival' as step_kind,
-        periods.snapshot_at as ordered_at,
+        snapshot_totals.snapshot_at as ordered_at,
         3 as instant_order,
         cast(0 as bigint) as inflow_cents,
         cast(0 as bigint) as asked_cents,
         cast(null as varchar) as invoice_id,
         false as keeps_take,
         cast(null as integer) as top_up_index
-    from periods
+    from snapshot_totals
     inner join threshold_wallets
-        on threshold_wallets.external_customer_id = periods.external_customer_id
-        and threshold_wallets.created_at <= periods.snapshot_at
+        on threshold_wallets.external_customer_id = snapshot_totals.external_customer_id
+        and threshold_wallets.created_at <= snapshot_totals.snapshot_at
 
 ),
 
@@ -315,21 +314,11 @@ instants as (
 
 snapshot_usage as (
 
-    -- usage not invoiced yet of a period in progress as known at an event arrival (Lago's
-    -- current usage; invoiceable pay-in-advance fees are already invoiced and not counted again)
-    select
-        periods.period_id,
-        periods.subscription_id,
-        periods.external_customer_id,
-        periods.snapshot_at,
-        periods.to_at,
-        cast(coalesce(sum(case when not (charge_amounts.is_pay_in_advance and charge_amounts.is_invoiceable)
-                               then cast(round(charge_amounts.precise_amount_cents, 0) as bigint) end), 0) as bigint)
-            as usage_cents
-    from periods
-    inner join threshold_wallets on threshold_wallets.external_customer_id = periods.external_customer_id
-    left join charge_amounts on charge_amounts.period_id = periods.period_id
-    group by periods.period_id, periods.subscription_id, periods.external_customer_id, periods.snapshot_at, periods.to_at
+    -- usage not invoiced yet of a period in progress as known at an event arrival, taxes
+    -- included (Lago's current usage; invoiceable pay-in-advance fees are already invoiced)
+    select snapshot_totals.*
+    from snapshot_totals
+    inner join threshold_wallets on threshold_wallets.external_customer_id = snapshot_totals.external_customer_id
 
 ),
 
@@ -339,7 +328,8 @@ instant_snapshots as (
     select
         instants.wallet_id,
         instants.ordered_at,
-        snapshot_usage.usage_cents,
+        snapshot_usage.billing_period_id,
+        snapshot_usage.unbilled_amount_cents as usage_cents,
         rank() over (partition by instants.wallet_id, instants.ordered_at, snapshot_usage.subscription_id
                      order by snapshot_usage.snapshot_at desc) as recency
     from instants
@@ -350,12 +340,41 @@ instant_snapshots as (
 
 ),
 
+instant_progressive as (
+
+    -- what the period's progressive invoices finalized by that instant, and not voided by then,
+    -- billed of its usage (Lago's Subscriptions::ProgressiveBilledAmount)
+    select
+        instant_snapshots.wallet_id,
+        instant_snapshots.ordered_at,
+        instant_snapshots.billing_period_id,
+        sum(invoices.sub_total_including_taxes_amount_cents) as progressive_billed_cents
+    from instant_snapshots
+    inner join progressive_invoices on progressive_invoices.period_id = instant_snapshots.billing_period_id
+    inner join invoices
+        on invoices.invoice_id = progressive_invoices.invoice_id
+        and invoices.finalizes_at <= instant_snapshots.ordered_at
+    left join voids
+        on voids.invoice_id = invoices.invoice_id
+        and voids.voided_at <= instant_snapshots.ordered_at
+    where instant_snapshots.recency = 1 and voids.invoice_id is null
+    group by instant_snapshots.wallet_id, instant_snapshots.ordered_at, instant_snapshots.billing_period_id
+
+),
+
 instant_usage as (
 
-    select wallet_id, ordered_at, sum(usage_cents) as usage_cents
+    select
+        instant_snapshots.wallet_id,
+        instant_snapshots.ordered_at,
+        sum(instant_snapshots.usage_cents - coalesce(instant_progressive.progressive_billed_cents, 0)) as usage_cents
     from instant_snapshots
-    where recency = 1
-    group by wallet_id, ordered_at
+    left join instant_progressive
+        on instant_progressive.wallet_id = instant_snapshots.wallet_id
+        and instant_progressive.ordered_at = instant_snapshots.ordered_at
+        and instant_progressive.billing_period_id = instant_snapshots.billing_period_id
+    where instant_snapshots.recency = 1
+    group by instant_snapshots.wallet_id, instant_snapshots.ordered_at
 
 ),
 

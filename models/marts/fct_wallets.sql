@@ -2,9 +2,11 @@
     - balance_cents / credits_balance: settled credits in minus credits out;
     - consumed_amount_cents / consumed_credits: what invoices took, less what voided invoices
       gave back (Lago resets the consumed credits on a recredit);
-    - ongoing_usage_balance_cents: what the customer owes but has not been invoiced for yet (the
-      usage of the periods in progress, fct_current_usage, and the totals of draft invoices),
-      and ongoing_balance_cents = balance - that, as Lago shows it (it may be negative);
+    - ongoing_usage_balance_cents: what the customer owes but has not been invoiced for yet: the
+      usage of the periods in progress with its taxes, less what pay-in-advance and progressive
+      invoices already billed of it (fct_current_usage_totals.unbilled_amount_cents, Lago's
+      Wallets::Balance::RefreshOngoingService), and the totals of draft invoices;
+      ongoing_balance_cents = balance - that, as Lago shows it (it may be negative);
     - status active, or terminated once the wallet expired or was terminated.
     The settings (name, priority, expiration_at) are the latest version's. -#}
 with
@@ -29,7 +31,7 @@ invoices as (
 
 current_usage as (
 
-    select * from {{ ref('fct_current_usage') }}
+    select * from {{ ref('fct_current_usage_totals') }}
 
 ),
 
@@ -81,7 +83,7 @@ ongoing_usage as (
 
     select external_customer_id, sum(amount_cents) as amount_cents
     from (
-        select external_customer_id, cast(amount_cents as decimal(38, 0)) as amount_cents
+        select external_customer_id, cast(unbilled_amount_cents as decimal(38, 0)) as amount_cents
         from current_usage
         union all
         select external_customer_id, cast(total_before_prepaid_credits_cents as decimal(38, 0)) as amount_cents

@@ -186,7 +186,10 @@ def fees(wh: Warehouse, subscription: str | None = None) -> list[dict]:
 def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) -> dict:
     rows = wh.records(f"select * from {_rel(wh, 'fct_current_usage')} where external_subscription_id = ? "
                       "order by metric_code, charge_id, bucket_id", [subscription])
-    amount = sum(int(r["amount_cents"]) for r in rows)
+    totals = wh.records(f"select * from {_rel(wh, 'fct_current_usage_totals')} where external_subscription_id = ?",
+                        [subscription])
+    amount = int(totals[0]["amount_cents"]) if totals else 0
+    taxes = int(totals[0]["taxes_amount_cents"]) if totals else 0
     return {
         "at": iso(at),
         "external_subscription_id": subscription,
@@ -194,8 +197,8 @@ def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) 
         "from_datetime": iso(rows[0]["from_datetime"]) if rows else None,
         "to_datetime": iso(rows[0]["to_datetime"]) if rows else None,
         "amount_cents": amount,
-        "taxes_amount_cents": 0,
-        "total_amount_cents": amount,
+        "taxes_amount_cents": taxes,
+        "total_amount_cents": amount + taxes,
         "charges": [{
             "metric_code": r["metric_code"],
             "charge_id": r["charge_id"],
@@ -205,6 +208,7 @@ def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) 
             "units": decimal_text(r["units"]),
             "events_count": int(r["events_count"] or 0),
             "amount_cents": int(r["amount_cents"]),
+            "taxes_amount_cents": int(r["taxes_amount_cents"]),
         } for r in rows],
     }
 
