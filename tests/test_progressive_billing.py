@@ -114,3 +114,37 @@ def test_a_voided_progressive_invoice_counts_as_usage_not_billed_again(settings)
     assert (int(totals["progressive_billed_cents"]), int(totals["unbilled_amount_cents"])) == (3080, 2970)
     assert (int(wallet["balance_cents"]), int(wallet["ongoing_usage_balance_cents"]),
             int(wallet["ongoing_balance_cents"])) == (1920, 2970, -1050)
+
+
+def test_usage_that_went_down_is_credited_back_on_the_progressive_invoice(settings):
+    """A correction of -2,000 tokens received on March 26 brings March's usage down to 3,500, below
+    the 5,200 the last progressive invoice (March 20) billed. April 1's invoice deducts what it can,
+    3,500 (its whole charge fee), and the 1,700 left is credited by an automatic credit note on that
+    progressive invoice (Lago's CreateFromProgressiveBillingInvoice): 1,700 + 10% tax = 1,870. The
+    April 1 invoice (1,000 subscription fee + 100 tax) takes 1,100 of that credit; April's
+    progressive invoice (2,200) takes the remaining 770."""
+    scenario = read_scenario(SCENARIO)
+    steps = [s for s in scenario["steps"] if not s["action"].startswith(("run_billing", "expect_"))]
+    steps.append({"at": "2026-03-26T10:00:00Z", "action": "send_event",
+                  "payload": {"transaction_id": "correction", "code": "tokens", "external_subscription_id": "lab_ai",
+                              "properties": {"n": -2000}}})
+    steps.sort(key=lambda s: s["at"])
+    Replay({**scenario, "steps": steps}, settings).run()
+    out = bill(settings, datetime(2026, 5, 2), tests=True)
+    assert "Completed successfully" in out
+    with Warehouse(settings) as wh:
+        invoices = reports.invoices(wh)
+        notes = wh.records(f'select * from "{settings.schema}"."fct_credit_notes"')
+    assert [(i["invoice_type"], i["fees_amount_cents"], i["progressive_billing_credit_amount_cents"],
+             i["taxes_amount_cents"], i["credit_notes_amount_cents"], i["total_amount_cents"]) for i in invoices] == [
+        ("progressive_billing", 1100, 0, 110, 0, 1210),
+        ("progressive_billing", 2800, 1100, 170, 0, 1870),
+        ("progressive_billing", 5200, 2800, 240, 0, 2640),
+        ("subscription", 4500, 3500, 100, 1100, 0),
+        ("progressive_billing", 2000, 0, 200, 770, 1430),
+        ("subscription", 3100, 2000, 110, 0, 1210),
+    ]
+    third = invoices[2]
+    assert [(n["invoice_id"], n["is_automatic"], n["reason"], int(n["items_amount_cents"]), int(n["taxes_amount_cents"]),
+             int(n["total_amount_cents"]), int(n["credit_amount_cents"]), int(n["refund_amount_cents"]))
+            for n in notes] == [(third["invoice_id"], True, "other", 1700, 170, 1870, 1870, 0)]

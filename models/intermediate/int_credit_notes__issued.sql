@@ -1,12 +1,13 @@
-{#- Every credit note, requested (stg_credit_notes) or made on a termination or upgrade
-    (int_credit_notes__unused_advance_fees), with its amounts as Lago computes them from its
+{#- Every credit note, requested (stg_credit_notes), made on a termination or upgrade
+    (int_credit_notes__unused_advance_fees) or for what progressive invoices billed beyond the
+    final usage (int_credit_notes__progressive_excess), with its amounts as Lago computes them from its
     items (int_credit_notes__items), each rounded once, half away from zero:
     coupons_adjustment_amount_cents = the items' coupons adjustments; taxes_amount_cents = the
     items' precise taxes; total_amount_cents = items - coupons adjustment + taxes;
     sub_total_excluding_taxes_amount_cents = total - taxes. The total is split into
     credit_amount_cents (to the customer's credit balance, consumed by later invoices) and
-    refund_amount_cents (paid back): as the body asks for a requested note, all credit for a
-    termination's. -#}
+    refund_amount_cents (paid back): as the body asks for a requested note, all credit for an
+    automatic one. -#}
 with
 
 requested as (
@@ -18,6 +19,12 @@ requested as (
 terminations as (
 
     select * from {{ ref('int_credit_notes__unused_advance_fees') }}
+
+),
+
+progressive_excess as (
+
+    select * from {{ ref('int_credit_notes__progressive_excess') }}
 
 ),
 
@@ -56,6 +63,20 @@ headers as (
         unused_days,
         issued_at
     from terminations
+    union all
+    select distinct
+        credit_note_id,
+        invoice_id,
+        true as is_automatic,
+        reason,
+        cast(null as varchar) as description,
+        cast(null as bigint) as credit_amount_cents,
+        cast(0 as bigint) as refund_amount_cents,
+        external_subscription_id,
+        cast(null as varchar) as plan_code,
+        cast(null as integer) as unused_days,
+        issued_at
+    from progressive_excess
 
 ),
 

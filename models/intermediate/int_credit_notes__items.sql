@@ -1,5 +1,6 @@
-{#- Every credit note item (Lago's credit note items), requested (stg_credit_note_items) or made
-    on a termination or upgrade (int_credit_notes__unused_advance_fees), with what Lago's
+{#- Every credit note item (Lago's credit note items), requested (stg_credit_note_items), made
+    on a termination or upgrade (int_credit_notes__unused_advance_fees) or for what progressive
+    invoices billed beyond the final usage (int_credit_notes__progressive_excess), with what Lago's
     CreditNotes::ApplyTaxesService makes of it:
     - the item's share of the fee: item precise amount / the fee's amount_cents;
     - its coupons adjustment: the fee's precise coupon share x that share (coupons are not
@@ -19,6 +20,12 @@ requested_items as (
 termination_items as (
 
     select * from {{ ref('int_credit_notes__unused_advance_fees') }}
+
+),
+
+progressive_excess_items as (
+
+    select * from {{ ref('int_credit_notes__progressive_excess') }}
 
 ),
 
@@ -47,6 +54,15 @@ items as (
         item_precise_amount_cents as precise_amount_cents,
         issued_at
     from termination_items
+    union all
+    select
+        md5(credit_note_id || '/' || cast(item_index as varchar)) as credit_note_item_id,
+        credit_note_id,
+        item_index,
+        fee_id,
+        item_precise_amount_cents as precise_amount_cents,
+        issued_at
+    from progressive_excess_items
 
 ),
 

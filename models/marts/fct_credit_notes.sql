@@ -1,6 +1,7 @@
 {#- Every credit note as known at as_of (Lago's credit note object): requested on a finalized
-    invoice (POST /credit_notes) or made on a termination or upgrade for the unused part of an
-    in-advance subscription fee, with its amounts (int_credit_notes__issued), its number (the
+    invoice (POST /credit_notes), made on a termination or upgrade for the unused part of an
+    in-advance subscription fee, or for what a progressive invoice billed beyond the final usage,
+    with its amounts (int_credit_notes__issued), its number (the
     invoice's number, -CN and its rank among the invoice's credit notes), and what the customer's
     invoices have consumed of its credit, oldest note first (less what voided invoices gave
     back, which returns to the notes consumed last): balance_amount_cents is what remains; credit_status is `consumed` once a credit is used up, else `available`;
