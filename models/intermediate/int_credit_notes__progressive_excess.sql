@@ -23,12 +23,6 @@ fees as (
 
 ),
 
-periods as (
-
-    select * from {{ ref('int_subscriptions__charge_periods') }}
-
-),
-
 requested_items as (
 
     select * from {{ ref('stg_credit_note_items') }}
@@ -50,13 +44,7 @@ period_invoices as (
 
 last_crossings as (
 
-    -- as int_fees__progressive_credits: the last progressive invoice not voided when the
-    -- period's own invoice finalizes
-    select progressive_fees.period_id, max(progressive_fees.crossing_index) as crossing_index
-    from progressive_fees
-    inner join periods on periods.period_id = progressive_fees.period_id
-    where progressive_fees.voided_at is null or progressive_fees.voided_at > periods.knowledge_cutoff_at
-    group by progressive_fees.period_id
+    select * from {{ ref('int_fees__progressive_last_crossings') }}
 
 ),
 

@@ -9,7 +9,8 @@
     - on the subscription invoice that bills the period's in-arrears charges (end of period or
       termination), from the period's last progressive invoice.
     A progressive invoice voided by then (by the crossing, or by the moment the period's invoice
-    finalizes) is skipped for the latest earlier one that was not voided: Lago deducts finalized
+    finalizes: int_fees__progressive_last_crossings) is skipped for the latest earlier one that was
+    not voided: Lago deducts finalized
     progressive invoices only. (Lago then still deducts from that one what the voided invoice had
     taken of it, which bills the voided usage twice; Tally deducts what it billed, so that the
     period's invoices add up to its usage once.) -#}
@@ -28,20 +29,9 @@ progressive_fees as (
 
 ),
 
-periods as (
-
-    select * from {{ ref('int_subscriptions__charge_periods') }}
-
-),
-
 last_crossings as (
 
-    -- the period's last progressive invoice not voided when the period's own invoice finalizes
-    select progressive_fees.period_id, max(progressive_fees.crossing_index) as crossing_index
-    from progressive_fees
-    inner join periods on periods.period_id = progressive_fees.period_id
-    where progressive_fees.voided_at is null or progressive_fees.voided_at > periods.knowledge_cutoff_at
-    group by progressive_fees.period_id
+    select * from {{ ref('int_fees__progressive_last_crossings') }}
 
 ),
 
