@@ -188,17 +188,16 @@ def current_usage(wh: Warehouse, subscription: str, at: datetime | None = None) 
                       "order by metric_code, charge_id, bucket_id", [subscription])
     totals = wh.records(f"select * from {_rel(wh, 'fct_current_usage_totals')} where external_subscription_id = ?",
                         [subscription])
-    amount = int(totals[0]["amount_cents"]) if totals else 0
-    taxes = int(totals[0]["taxes_amount_cents"]) if totals else 0
+    total = totals[0] if totals else {"amount_cents": 0, "taxes_amount_cents": 0, "total_amount_cents": 0}
     return {
         "at": iso(at),
         "external_subscription_id": subscription,
         "currency": rows[0]["currency"] if rows else None,
         "from_datetime": iso(rows[0]["from_datetime"]) if rows else None,
         "to_datetime": iso(rows[0]["to_datetime"]) if rows else None,
-        "amount_cents": amount,
-        "taxes_amount_cents": taxes,
-        "total_amount_cents": amount + taxes,
+        "amount_cents": int(total["amount_cents"]),
+        "taxes_amount_cents": int(total["taxes_amount_cents"]),
+        "total_amount_cents": int(total["total_amount_cents"]),
         "charges": [{
             "metric_code": r["metric_code"],
             "charge_id": r["charge_id"],
