@@ -82,10 +82,7 @@ period_totals as (
 
     select
         period_id,
-        sum(amount_cents) as amount_cents,
-        cast(round({{ to_money('sum(precise_taxes_amount_cents)') }}, 0) as bigint) as taxes_amount_cents,
-        sum(case when is_billed_in_advance then amount_cents + cast(round(precise_taxes_amount_cents, 0) as bigint)
-                 else 0 end) as pay_in_advance_billed_cents
+        {{ usage_invoice_sums('amount_cents', 'precise_taxes_amount_cents', 'is_billed_in_advance') }}
     from taxed_fees
     group by period_id
 

@@ -31,11 +31,7 @@ subscription_usage as (
         min(from_datetime) as from_datetime,
         max(to_datetime) as to_datetime,
         count(*) as charges_count,
-        sum(amount_cents) as amount_cents,
-        -- Lago's usage invoice rounds its taxes once, on the sum of the precise fee taxes
-        cast(round({{ to_money('sum(precise_taxes_amount_cents)') }}, 0) as bigint) as taxes_amount_cents,
-        sum(case when is_pay_in_advance and is_invoiceable then amount_cents + taxes_amount_cents else 0 end)
-            as pay_in_advance_billed_cents
+        {{ usage_invoice_sums('amount_cents', 'precise_taxes_amount_cents', 'is_pay_in_advance and is_invoiceable') }}
     from current_usage
     group by external_subscription_id, period_id
 
