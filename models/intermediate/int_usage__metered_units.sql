@@ -3,7 +3,9 @@
     - count_agg: the events; sum_agg / max_agg: the sum / max of the numeric property values;
       latest_agg: the value of the latest event (negative values count 0);
     - unique_count_agg: per value, an add scores +1 unless the value is already added, a remove
-      scores -1 when it is; units are the total (values whose last operation is an add);
+      scores -1 when it is; units are the total (values whose last operation is an add). A value
+      only ever added scores 1 whatever the order, so only the values with another operation are
+      put in order (a window over every event of a metric with many values costs seconds);
     - values that are not plain decimals (/-?\d+(\.\d+)?/) are not aggregated, as in Lago;
       they are reported by the diagnostics;
     - metered metrics count events inside the period, recurring ones every event up to its end;
@@ -11,7 +13,7 @@
       finalized invoice). -#}
 with
 
-events as (
+events as {{ not_materialized() }} (
 
     select * from {{ ref('int_events__subscribed') }}
     where not (aggregation_type = 'unique_count_agg' and is_recurring)
@@ -99,35 +101,72 @@ latest_aggregation as (
 
 ),
 
-unique_operations as (
+unique_values as (
 
+    -- per value, whether any of its operations is not an add: a value only ever added scores 1
+    -- (its first add), whatever the order; only the others need their operations in order
     select
         period_id,
         charge_id,
         bucket_id,
-        operation_type,
-        coalesce(lag(operation_type) over (
-            partition by period_id, bucket_id, property_value
-            order by event_timestamp, received_at, transaction_id
-        ), 'remove') as previous_operation
+        property_value,
+        max(case when operation_type = 'add' then 0 else 1 end) as is_ordered
     from {{ in_period_sql | replace('__aggregation_types__', "'unique_count_agg'") }} in_period
     where property_value is not null
+    group by period_id, charge_id, bucket_id, property_value
+
+),
+
+ordered_operations as (
+
+    select
+        in_period.period_id,
+        in_period.bucket_id,
+        in_period.property_value,
+        in_period.operation_type,
+        coalesce(lag(in_period.operation_type) over (
+            partition by in_period.period_id, in_period.bucket_id, in_period.property_value
+            order by in_period.event_timestamp, in_period.received_at, in_period.transaction_id
+        ), 'remove') as previous_operation
+    from {{ in_period_sql | replace('__aggregation_types__', "'unique_count_agg'") }} in_period
+    inner join unique_values
+        on unique_values.period_id = in_period.period_id
+        and unique_values.bucket_id = in_period.bucket_id
+        and unique_values.property_value = in_period.property_value
+        and unique_values.is_ordered = 1
+
+),
+
+ordered_scores as (
+
+    select
+        period_id,
+        bucket_id,
+        property_value,
+        sum(case
+            when operation_type = 'add' and previous_operation = 'remove' then 1
+            when operation_type = 'remove' and previous_operation = 'add' then -1
+            else 0
+        end) as score
+    from ordered_operations
+    group by period_id, bucket_id, property_value
 
 ),
 
 unique_count_aggregation as (
 
     select
-        period_id,
-        charge_id,
-        bucket_id,
-        cast(sum(case
-            when operation_type = 'add' and previous_operation = 'remove' then 1
-            when operation_type = 'remove' and previous_operation = 'add' then -1
-            else 0
-        end) as {{ units_type() }}) as units
-    from unique_operations
-    group by period_id, charge_id, bucket_id
+        unique_values.period_id,
+        unique_values.charge_id,
+        unique_values.bucket_id,
+        cast(sum(case when unique_values.is_ordered = 0 then 1 else coalesce(ordered_scores.score, 0) end)
+             as {{ units_type() }}) as units
+    from unique_values
+    left join ordered_scores
+        on ordered_scores.period_id = unique_values.period_id
+        and ordered_scores.bucket_id = unique_values.bucket_id
+        and ordered_scores.property_value = unique_values.property_value
+    group by unique_values.period_id, unique_values.charge_id, unique_values.bucket_id
 
 ),
 

@@ -445,38 +445,10 @@ steps as (
 
 {#- One step of the walk, from the state after the previous step (walk) and the step (steps).
     A recursive term cannot nest its reference in a subquery (PostgreSQL), so each quantity is
-    an expression built from the previous ones. -#}
+    a column of a LATERAL subquery reading the ones before it: written inline instead, every
+    quantity would repeat all those it is built from, and the statement would grow to hundreds of
+    kilobytes that DuckDB takes seconds to plan even when there is no wallet. -#}
 {%- set top_up_key = "cast(steps.top_up_index as varchar)" %}
-{%- set pending_value = text_map_get('walk.pending_map', top_up_key) %}
-{%- set settled = "(steps.step_kind = 'top_up_payment' and steps.top_up_index <= walk.top_ups_count and " ~ pending_value ~ " <> '')" %}
-{%- set take_value = text_map_get('walk.takes_map', 'steps.invoice_id') %}
-{%- set inflow -%}
-(case when steps.step_kind = 'request' then steps.inflow_cents
-      when steps.step_kind = 'recredit' then coalesce(cast(nullif({{ take_value }}, '') as bigint), 0)
-      when {{ settled }} then cast(split_part({{ pending_value }}, ':', 1) as bigint)
-      else 0 end)
-{%- endset %}
-{%- set balance_in = "(walk.balance_cents + " ~ inflow ~ ")" %}
-{%- set take = "(case when steps.step_kind in ('request', 'invoice', 'end') then least(" ~ balance_in ~ ", coalesce(steps.asked_cents, " ~ balance_in ~ ")) else 0 end)" %}
-{%- set balance_mid = "(" ~ balance_in ~ " - " ~ take ~ ")" %}
-{%- set pending_mid -%}
-(walk.pending_credits - case when {{ settled }} then cast(split_part({{ pending_value }}, ':', 2) as decimal(38, 5)) else 0 end)
-{%- endset %}
-{%- set ongoing_credits = cents_to_credits('(' ~ balance_mid ~ ' - steps.ongoing_usage_cents)', 'steps.rate_amount', 'steps.subunit_to_unit') %}
-{%- set is_due -%}
-(steps.is_evaluated and {{ ongoing_credits }} <= steps.threshold_credits
- and steps.own_pending_credits + {{ pending_mid }} + {{ ongoing_credits }} <= steps.threshold_credits)
-{%- endset %}
-{%- set paid_credits -%}
-(case when not {{ is_due }} then cast(0 as decimal(38, 5))
-      when steps.rule_method = 'target'
-          then greatest(cast(0 as decimal(38, 5)), cast(steps.target_ongoing_balance - {{ ongoing_credits }} as decimal(38, 5)))
-      else steps.rule_paid_credits end)
-{%- endset %}
-{%- set paid_cents = credits_to_cents(paid_credits, 'steps.rate_amount', 'steps.subunit_to_unit') %}
-{%- set granted_credits = "(case when " ~ is_due ~ " and steps.rule_method <> 'target' then steps.rule_granted_credits else cast(0 as decimal(38, 5)) end)" %}
-{%- set granted_cents = credits_to_cents(granted_credits, 'steps.rate_amount', 'steps.subunit_to_unit') %}
-{%- set fired = "(" ~ paid_cents ~ " > 0 or " ~ granted_cents ~ " > 0)" %}
 
 walked as (
 
@@ -511,32 +483,89 @@ walked as (
         steps.step_index,
         steps.step_id,
         steps.ordered_at,
-        cast({{ balance_mid }} as bigint) as balance_before_top_up_cents,
-        cast({{ balance_mid }} + {{ granted_cents }} as bigint) as balance_cents,
-        cast({{ pending_mid }} + case when {{ paid_cents }} > 0
-            then {{ cents_to_credits(paid_cents, 'steps.rate_amount', 'steps.subunit_to_unit') }} else 0 end
+        cast(balance.balance_mid as bigint) as balance_before_top_up_cents,
+        cast(balance.balance_mid + top_up.granted_cents as bigint) as balance_cents,
+        cast(balance.pending_mid + case when top_up.paid_cents > 0
+            then {{ cents_to_credits('top_up.paid_cents', 'steps.rate_amount', 'steps.subunit_to_unit') }} else 0 end
             as decimal(38, 5)) as pending_credits,
-        cast(case when {{ paid_cents }} > 0 then {{ text_map_put(
-                "case when " ~ settled ~ " then " ~ text_map_drop('walk.pending_map', top_up_key, pending_value) ~ " else walk.pending_map end",
+        cast(case when top_up.paid_cents > 0 then {{ text_map_put(
+                "case when lookups.is_settled then " ~ text_map_drop('walk.pending_map', top_up_key, 'lookups.pending_value') ~ " else walk.pending_map end",
                 "cast(walk.top_ups_count + 1 as varchar)",
-                "cast(" ~ paid_cents ~ " as varchar) || ':' || cast(" ~ cents_to_credits(paid_cents, 'steps.rate_amount', 'steps.subunit_to_unit') ~ " as varchar)") }}
-             when {{ settled }} then {{ text_map_drop('walk.pending_map', top_up_key, pending_value) }}
+                "cast(top_up.paid_cents as varchar) || ':' || cast(" ~ cents_to_credits('top_up.paid_cents', 'steps.rate_amount', 'steps.subunit_to_unit') ~ " as varchar)") }}
+             when lookups.is_settled then {{ text_map_drop('walk.pending_map', top_up_key, 'lookups.pending_value') }}
              else walk.pending_map end as varchar) as pending_map,
-        cast(case when steps.keeps_take and {{ take }} > 0
-                  then {{ text_map_put('walk.takes_map', 'steps.invoice_id', 'cast(' ~ take ~ ' as varchar)') }}
+        cast(case when steps.keeps_take and taken.take_cents > 0
+                  then {{ text_map_put('walk.takes_map', 'steps.invoice_id', 'cast(taken.take_cents as varchar)') }}
                   else walk.takes_map end as varchar) as takes_map,
-        walk.top_ups_count + case when {{ fired }} then 1 else 0 end as top_ups_count,
-        {{ fired }} as is_fired,
-        cast({{ balance_mid }} - steps.ongoing_usage_cents as bigint) as ongoing_balance_cents,
-        cast({{ ongoing_credits }} as decimal(38, 5)) as credits_ongoing_balance,
-        cast({{ paid_credits }} as decimal(38, 5)) as paid_credits,
-        cast({{ paid_cents }} as bigint) as paid_cents,
-        cast({{ granted_credits }} as decimal(38, 5)) as granted_credits,
-        cast({{ granted_cents }} as bigint) as granted_cents
+        walk.top_ups_count + case when top_up.is_fired then 1 else 0 end as top_ups_count,
+        top_up.is_fired,
+        cast(balance.balance_mid - steps.ongoing_usage_cents as bigint) as ongoing_balance_cents,
+        cast(ongoing.ongoing_credits as decimal(38, 5)) as credits_ongoing_balance,
+        cast(credits.paid_credits as decimal(38, 5)) as paid_credits,
+        cast(top_up.paid_cents as bigint) as paid_cents,
+        cast(credits.granted_credits as decimal(38, 5)) as granted_credits,
+        cast(top_up.granted_cents as bigint) as granted_cents
     from walk
     inner join steps
         on steps.wallet_id = walk.wallet_id
         and steps.step_index = walk.step_index + 1
+    -- what the maps hold for this step: a pending top-up it pays, what a voided invoice took
+    cross join lateral (
+        select
+            {{ text_map_get('walk.pending_map', top_up_key) }} as pending_value,
+            {{ text_map_get('walk.takes_map', 'steps.invoice_id') }} as take_value
+    ) as pending
+    cross join lateral (
+        select
+            pending.pending_value,
+            pending.take_value,
+            (steps.step_kind = 'top_up_payment' and steps.top_up_index <= walk.top_ups_count
+             and pending.pending_value <> '') as is_settled
+    ) as lookups
+    cross join lateral (
+        select walk.balance_cents + case
+            when steps.step_kind = 'request' then steps.inflow_cents
+            when steps.step_kind = 'recredit' then coalesce(cast(nullif(lookups.take_value, '') as bigint), 0)
+            when lookups.is_settled then cast(split_part(lookups.pending_value, ':', 1) as bigint)
+            else 0 end as balance_in
+    ) as inflow
+    cross join lateral (
+        select case when steps.step_kind in ('request', 'invoice', 'end')
+                    then least(inflow.balance_in, coalesce(steps.asked_cents, inflow.balance_in)) else 0 end as take_cents
+    ) as taken
+    cross join lateral (
+        select
+            inflow.balance_in - taken.take_cents as balance_mid,
+            walk.pending_credits - case when lookups.is_settled
+                then cast(split_part(lookups.pending_value, ':', 2) as decimal(38, 5)) else 0 end as pending_mid
+    ) as balance
+    cross join lateral (
+        select {{ cents_to_credits('(balance.balance_mid - steps.ongoing_usage_cents)', 'steps.rate_amount', 'steps.subunit_to_unit') }} as ongoing_credits
+    ) as ongoing
+    cross join lateral (
+        select (steps.is_evaluated and ongoing.ongoing_credits <= steps.threshold_credits
+                and steps.own_pending_credits + balance.pending_mid + ongoing.ongoing_credits <= steps.threshold_credits) as is_due
+    ) as due
+    cross join lateral (
+        select
+            case when not due.is_due then cast(0 as decimal(38, 5))
+                 when steps.rule_method = 'target'
+                     then greatest(cast(0 as decimal(38, 5)), cast(steps.target_ongoing_balance - ongoing.ongoing_credits as decimal(38, 5)))
+                 else steps.rule_paid_credits end as paid_credits,
+            case when due.is_due and steps.rule_method <> 'target' then steps.rule_granted_credits
+                 else cast(0 as decimal(38, 5)) end as granted_credits
+    ) as credits
+    cross join lateral (
+        select
+            amounts.paid_cents,
+            amounts.granted_cents,
+            (amounts.paid_cents > 0 or amounts.granted_cents > 0) as is_fired
+        from (
+            select
+                {{ credits_to_cents('credits.paid_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as paid_cents,
+                {{ credits_to_cents('credits.granted_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as granted_cents
+        ) as amounts
+    ) as top_up
 
     )
 
