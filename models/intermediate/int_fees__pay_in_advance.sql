@@ -109,7 +109,7 @@ in_period as (
         events.charge_id,
         events.pricing_id,
         events.bucket_id,
-        events.grouped_by,
+        substr(events.bucket_id, length(events.pricing_id) + 2) as grouped_by,
         periods.external_subscription_id,
         periods.external_customer_id,
         charges.metric_code,
