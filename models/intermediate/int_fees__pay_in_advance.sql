@@ -16,7 +16,7 @@
 with
 
 {#- read twice, each time joined to the pay-in-advance charges first: stored as a temporary result,
-    every event would be copied (1.7 s at 10M events) when no charge is paid in advance #}
+    every event would be copied (1.25 s at 10M events) when no charge is paid in advance #}
 events as {{ not_materialized() }} (
 
     select * from {{ ref('int_events__subscribed') }}
