@@ -78,7 +78,7 @@ events_in_period as (
         events.charge_id,
         events.bucket_id,
         min(events.pricing_id) as pricing_id,
-        substr(events.bucket_id, length(min(events.pricing_id)) + 2) as grouped_by,
+        {{ bucket_grouped_by('events.bucket_id', 'min(events.pricing_id)') }} as grouped_by,
         count(*) as events_count,
         sum(events.precise_total_amount_cents) as dynamic_amount_cents
     from events

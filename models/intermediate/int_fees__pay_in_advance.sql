@@ -109,7 +109,7 @@ in_period as (
         events.charge_id,
         events.pricing_id,
         events.bucket_id,
-        substr(events.bucket_id, length(events.pricing_id) + 2) as grouped_by,
+        {{ bucket_grouped_by('events.bucket_id', 'events.pricing_id') }} as grouped_by,
         periods.external_subscription_id,
         periods.external_customer_id,
         charges.metric_code,
@@ -339,7 +339,7 @@ period_start_rows as (
         charges.metric_code,
         charges.charge_model,
         pricings.filter_values_text,
-        substr(carried_units.bucket_id, length(pricings.pricing_id) + 2) as grouped_by_text,
+        {{ bucket_grouped_by('carried_units.bucket_id', 'pricings.pricing_id') }} as grouped_by_text,
 
         -- usage
         {{ to_units('carried_units.units') }} as units,
