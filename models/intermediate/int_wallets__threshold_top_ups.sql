@@ -489,16 +489,16 @@ walked as (
             then {{ cents_to_credits('top_up.paid_cents', 'steps.rate_amount', 'steps.subunit_to_unit') }} else 0 end
             as decimal(38, 5)) as pending_credits,
         cast(case when top_up.paid_cents > 0 then {{ text_map_put(
-                "case when lookups.is_settled then " ~ text_map_drop('walk.pending_map', top_up_key, 'lookups.pending_value') ~ " else walk.pending_map end",
+                "case when settled.is_settled then " ~ text_map_drop('walk.pending_map', top_up_key, 'pending.pending_value') ~ " else walk.pending_map end",
                 "cast(walk.top_ups_count + 1 as varchar)",
                 "cast(top_up.paid_cents as varchar) || ':' || cast(" ~ cents_to_credits('top_up.paid_cents', 'steps.rate_amount', 'steps.subunit_to_unit') ~ " as varchar)") }}
-             when lookups.is_settled then {{ text_map_drop('walk.pending_map', top_up_key, 'lookups.pending_value') }}
+             when settled.is_settled then {{ text_map_drop('walk.pending_map', top_up_key, 'pending.pending_value') }}
              else walk.pending_map end as varchar) as pending_map,
         cast(case when steps.keeps_take and taken.take_cents > 0
                   then {{ text_map_put('walk.takes_map', 'steps.invoice_id', 'cast(taken.take_cents as varchar)') }}
                   else walk.takes_map end as varchar) as takes_map,
-        walk.top_ups_count + case when top_up.is_fired then 1 else 0 end as top_ups_count,
-        top_up.is_fired,
+        walk.top_ups_count + case when fired_step.is_fired then 1 else 0 end as top_ups_count,
+        fired_step.is_fired,
         cast(balance.balance_mid - steps.ongoing_usage_cents as bigint) as ongoing_balance_cents,
         cast(ongoing.ongoing_credits as decimal(38, 5)) as credits_ongoing_balance,
         cast(credits.paid_credits as decimal(38, 5)) as paid_credits,
@@ -516,17 +516,14 @@ walked as (
             {{ text_map_get('walk.takes_map', 'steps.invoice_id') }} as take_value
     ) as pending
     cross join lateral (
-        select
-            pending.pending_value,
-            pending.take_value,
-            (steps.step_kind = 'top_up_payment' and steps.top_up_index <= walk.top_ups_count
-             and pending.pending_value <> '') as is_settled
-    ) as lookups
+        select (steps.step_kind = 'top_up_payment' and steps.top_up_index <= walk.top_ups_count
+                and pending.pending_value <> '') as is_settled
+    ) as settled
     cross join lateral (
         select walk.balance_cents + case
             when steps.step_kind = 'request' then steps.inflow_cents
-            when steps.step_kind = 'recredit' then coalesce(cast(nullif(lookups.take_value, '') as bigint), 0)
-            when lookups.is_settled then cast(split_part(lookups.pending_value, ':', 1) as bigint)
+            when steps.step_kind = 'recredit' then coalesce(cast(nullif(pending.take_value, '') as bigint), 0)
+            when settled.is_settled then cast(split_part(pending.pending_value, ':', 1) as bigint)
             else 0 end as balance_in
     ) as inflow
     cross join lateral (
@@ -536,8 +533,8 @@ walked as (
     cross join lateral (
         select
             inflow.balance_in - taken.take_cents as balance_mid,
-            walk.pending_credits - case when lookups.is_settled
-                then cast(split_part(lookups.pending_value, ':', 2) as decimal(38, 5)) else 0 end as pending_mid
+            walk.pending_credits - case when settled.is_settled
+                then cast(split_part(pending.pending_value, ':', 2) as decimal(38, 5)) else 0 end as pending_mid
     ) as balance
     cross join lateral (
         select {{ cents_to_credits('(balance.balance_mid - steps.ongoing_usage_cents)', 'steps.rate_amount', 'steps.subunit_to_unit') }} as ongoing_credits
@@ -557,15 +554,12 @@ walked as (
     ) as credits
     cross join lateral (
         select
-            amounts.paid_cents,
-            amounts.granted_cents,
-            (amounts.paid_cents > 0 or amounts.granted_cents > 0) as is_fired
-        from (
-            select
-                {{ credits_to_cents('credits.paid_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as paid_cents,
-                {{ credits_to_cents('credits.granted_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as granted_cents
-        ) as amounts
+            {{ credits_to_cents('credits.paid_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as paid_cents,
+            {{ credits_to_cents('credits.granted_credits', 'steps.rate_amount', 'steps.subunit_to_unit') }} as granted_cents
     ) as top_up
+    cross join lateral (
+        select (top_up.paid_cents > 0 or top_up.granted_cents > 0) as is_fired
+    ) as fired_step
 
     )
 
