@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -78,6 +79,20 @@ def slowest_models(home: Path, n: int = 5) -> list[tuple[str, float]]:
     rows = [(r["unique_id"].split(".")[-1], float(r.get("execution_time") or 0)) for r in results
             if r.get("unique_id", "").startswith("model.")]
     return sorted(rows, key=lambda r: -r[1])[:n]
+
+
+def warehouse_sql_seconds(home: Path) -> tuple[float, int] | None:
+    """The seconds DuckDB spent on the statements of the last dbt command, and their count.
+
+    dbt's file log (debug level, its default) times every statement ("SQL status: OK in 0.123
+    seconds"): the rest of a bill is Python and dbt starting, parsing, and dbt's own work around
+    each node (rendering its materialisation, compiling it, its events and artifacts)."""
+    log = home / "logs" / "dbt.log"
+    if not log.exists():
+        return None
+    last = log.read_text(errors="replace").rsplit("Running with dbt=", 1)[-1]
+    times = [float(t) for t in re.findall(r"SQL status: .*? in ([0-9.]+) seconds", last)]
+    return sum(times), len(times)
 
 
 def bench_one(events: int, subscriptions: int, seed: int, work: Path, keep: bool) -> dict:
@@ -151,6 +166,10 @@ def bench_one(events: int, subscriptions: int, seed: int, work: Path, keep: bool
         res["bill_cpu_s"] = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
         res["slowest_models"] = slowest_models(home)
         res["models_total_s"] = sum(s for _, s in slowest_models(home, 10_000))
+        sql = warehouse_sql_seconds(home)
+        if sql is not None:
+            res["bill_sql_s"], res["bill_sql_statements"] = sql
+            res["bill_outside_sql_s"] = res["bill_s"] - res["bill_sql_s"]
 
         import duckdb
 
@@ -248,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {r['bill_output'].splitlines()[-1] if r['bill_output'] else ''}; "
               f"{r['fees']:,} fees, {r['fees_amount_cents']:,} cents ({r['charge_fees_amount_cents']:,} from charges); "
               f"models {r['models_total_s']:.2f} s of {r['bill_s']:.2f} s")
+        if "bill_sql_s" in r:
+            print(f"   of the bill: SQL in DuckDB {r['bill_sql_s']:.2f} s ({r['bill_sql_statements']} statements), "
+                  f"the rest {r['bill_outside_sql_s']:.2f} s (Python and dbt: start, parse, and dbt's work around "
+                  f"each node)")
         print(f"   group-by {', '.join(f'{t:.3f}' for t in r['group_by_runs_s'])} s -> median {r['group_by_s']:.3f} s")
         print(f"   CPU seconds (all threads): bill {r['bill_cpu_s']:.2f}, group-by {r['group_by_cpu_s']:.2f} "
               f"-> {r['bill_over_group_by_cpu']:.1f}x")

@@ -33,6 +33,8 @@ class Settings:
     schema: str
     raw_schema: str
     pg: dict = field(default_factory=dict)
+    # DuckDB's connection config (profiles.yml `config_options`), the same one dbt opens it with
+    duckdb_config: dict = field(default_factory=dict)
 
     @property
     def duckdb_path(self) -> Path:
@@ -89,4 +91,6 @@ def load_settings(target: str | None = None) -> Settings:
         }
     schema = output["schema"]
     raw_schema = os.environ.get("TALLY_RAW_SCHEMA", "raw")
-    return Settings(target=target, home=home, schema=schema, raw_schema=raw_schema, pg=pg)
+    duckdb_config = dict(output.get("config_options") or {}) if target == "duckdb" else {}
+    return Settings(target=target, home=home, schema=schema, raw_schema=raw_schema, pg=pg,
+                    duckdb_config=duckdb_config)

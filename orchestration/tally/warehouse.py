@@ -69,7 +69,7 @@ class Warehouse:
 
             path = self.settings.duckdb_path
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = duckdb.connect(str(path))
+            self._conn = duckdb.connect(str(path), config=dict(self.settings.duckdb_config))
             self._conn.execute("set TimeZone = 'UTC'")
         else:
             import psycopg2
