@@ -22,19 +22,17 @@ def storage_version(path) -> str:
         con.close()
 
 
-@pytest.fixture
-def duck_settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("TALLY_HOME", str(tmp_path))
-    monkeypatch.delenv("TALLY_DUCKDB_PATH", raising=False)
-    return load_settings("duckdb")
+# conftest's `settings` (a fresh, empty warehouse of `target`), on DuckDB only
+on_duckdb = pytest.mark.parametrize("target", ["duckdb"])
 
 
-def test_the_profile_sets_the_format_of_a_new_file(duck_settings):
-    assert duck_settings.duckdb_config == {"storage_compatibility_version": "v1.3.0"}
-    assert not duck_settings.duckdb_path.exists()
-    with Warehouse(duck_settings) as wh:
+@on_duckdb
+def test_the_profile_sets_the_format_of_a_new_file(settings):
+    assert settings.duckdb_config == {"storage_compatibility_version": "v1.3.0"}
+    assert not settings.duckdb_path.exists()
+    with Warehouse(settings) as wh:
         wh.ensure_raw()
-    assert storage_version(duck_settings.duckdb_path) == "v1.3.0+"
+    assert storage_version(settings.duckdb_path) == "v1.3.0+"
 
 
 def test_postgres_settings_carry_no_duckdb_config(monkeypatch, tmp_path):
@@ -42,16 +40,17 @@ def test_postgres_settings_carry_no_duckdb_config(monkeypatch, tmp_path):
     assert load_settings("postgres").duckdb_config == {}
 
 
-def test_a_file_created_before_keeps_its_format(duck_settings, tmp_path):
-    duck_settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.connect(str(duck_settings.duckdb_path)).close()
-    assert storage_version(duck_settings.duckdb_path) == "v1.0.0+"
+@on_duckdb
+def test_a_file_created_before_keeps_its_format(settings, tmp_path):
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(settings.duckdb_path)).close()
+    assert storage_version(settings.duckdb_path) == "v1.0.0+"
 
     events = tmp_path / "events.ndjson"
     events.write_text('{"transaction_id": "t1", "external_subscription_id": "sub_1", "code": "api_calls", '
                       '"timestamp": "2026-01-05T10:00:00Z", "properties": {"gb": "1.5"}}\n')
-    with Warehouse(duck_settings) as wh:
+    with Warehouse(settings) as wh:
         result = ingest_file(wh, events)
         assert (result.accepted, result.rejected) == (1, 0)
         assert wh.execute("select transaction_id, properties->>'gb' from raw.events").fetchall() == [("t1", "1.5")]
-    assert storage_version(duck_settings.duckdb_path) == "v1.0.0+"
+    assert storage_version(settings.duckdb_path) == "v1.0.0+"
